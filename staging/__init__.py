@@ -1,0 +1,1 @@
+"""FilmCrew staging."""
