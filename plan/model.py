@@ -136,6 +136,7 @@ class Heading(_Model):
 class _Beat(_Model):
     duration: float = Field(gt=0.0, le=600.0, description="seconds")
     line: int | None = Field(None, description="line in the screenplay this beat came from")
+    parallel: bool = Field(False, description="starts with the previous beat instead of after it")
 
 
 class DialogueBeat(_Beat):

@@ -1,0 +1,107 @@
+"""A first shot list for a scene: an establishing shot, then coverage of each line.
+
+Rules: the scene opens wide on everyone; each line is covered by a single on its speaker;
+moves get a full shot of whoever moves (a wide shot when several move); silent actions stay
+in the shot of whoever performs them. Neighbouring units with the same subjects merge into
+one shot, so the cut never jumps on the same framing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..plan.model import ActionBeat, DialogueBeat, MoveBeat, PauseBeat, Scene, Shot
+
+
+@dataclass
+class _Unit:
+    first: int
+    last: int
+    framing: str
+    size: str
+    subjects: list[str] = field(default_factory=list)
+    rationale: str = ""
+
+
+def _opening_end(scene: Scene) -> int:
+    for index, beat in enumerate(scene.beats):
+        if isinstance(beat, DialogueBeat):
+            return max(0, index - 1)
+    return len(scene.beats) - 1
+
+
+def _movers(scene: Scene, first: int) -> tuple[list[str], int]:
+    """Characters moving in the run of parallel move beats starting at ``first``."""
+    movers = [scene.beats[first].character]
+    last = first
+    while last + 1 < len(scene.beats) and scene.beats[last + 1].parallel:
+        last += 1
+        character = getattr(scene.beats[last], "character", None)
+        if character and character not in movers:
+            movers.append(character)
+    return movers, last
+
+
+def _units(scene: Scene, exterior: bool) -> list[_Unit]:
+    present = list(scene.cast)
+    opening = _opening_end(scene)
+    units = [_Unit(0, opening, "establishing", "ELS" if exterior else "LS", present,
+                   "open wide to show the place and who is in it")]
+    index = opening + 1
+    while index < len(scene.beats):
+        beat = scene.beats[index]
+        if isinstance(beat, DialogueBeat):
+            last = index
+            while last + 1 < len(scene.beats) and scene.beats[last + 1].parallel:
+                last += 1
+            size = "MS" if not any(u.framing == "single" and u.subjects == [beat.character]
+                                   for u in units) else "MCU"
+            units.append(_Unit(index, last, "single", size, [beat.character],
+                               f"{beat.character} speaks: cover the line on the speaker"))
+            index = last + 1
+        elif isinstance(beat, MoveBeat):
+            movers, last = _movers(scene, index)
+            framing, size = ("single", "FS") if len(movers) == 1 else ("group", "LS")
+            units.append(_Unit(index, last, framing, size, movers,
+                               "a move: frame wide enough to follow it"))
+            index = last + 1
+        elif isinstance(beat, ActionBeat) and beat.action in ("give", "take", "point") and beat.target in scene.cast:
+            units.append(_Unit(index, index, "two_shot", "MS", [beat.character, beat.target],
+                               f"{beat.action}: both people in frame"))
+            index += 1
+        else:
+            _attach(units, scene, index)
+            index += 1
+    return units
+
+
+def _attach(units: list[_Unit], scene: Scene, index: int) -> None:
+    """A silent action or pause joins the previous unit if it shows the actor, else gets a shot."""
+    beat = scene.beats[index]
+    actor = getattr(beat, "character", None)
+    previous = units[-1]
+    if isinstance(beat, PauseBeat) or actor is None or actor in previous.subjects:
+        previous.last = index
+        return
+    size = "MLS" if isinstance(beat, ActionBeat) and beat.action in ("sit", "stand_up", "enter", "exit") else "MS"
+    units.append(_Unit(index, index, "single", size, [actor], f"{actor} acts: show it on them"))
+
+
+def _merge(units: list[_Unit]) -> list[_Unit]:
+    merged: list[_Unit] = []
+    for unit in units:
+        if merged and merged[-1].subjects == unit.subjects and merged[-1].framing == unit.framing:
+            merged[-1].last = unit.last
+            continue
+        merged.append(unit)
+    return merged
+
+
+def cover_scene(*, scene: Scene, scene_number: int, exterior: bool) -> list[Shot]:
+    """The shot list of one scene, covering every beat once and in order."""
+    shots = []
+    for n, unit in enumerate(_merge(_units(scene, exterior)), start=1):
+        shots.append(Shot(id=f"S{scene_number:02d}_{n:03d}", scene=scene.id, first_beat=unit.first,
+                          last_beat=unit.last, framing=unit.framing, size=unit.size,
+                          subjects=unit.subjects, rationale=unit.rationale))
+    return shots

@@ -1,0 +1,140 @@
+"""The ``filmcrew`` command line: make, plan, stage, render, schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import FilmCrewError
+
+
+class _Bars:
+    """One tqdm progress bar per stage, on stderr."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bars: dict = {}
+
+    def start(self, stage: str, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        self.bars[stage] = tqdm(total=max(total, 0), desc=f"{stage:>6}", unit="step" if stage != "render" else "frame",
+                                file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def advance(self, stage: str, step: int = 1, note: str = "") -> None:
+        bar = self.bars.get(stage)
+        if bar is None:
+            return
+        if note:
+            bar.set_postfix_str(note[:40], refresh=False)
+        bar.update(step)
+
+    def finish(self, stage: str, note: str = "") -> None:
+        bar = self.bars.pop(stage, None)
+        if bar is not None:
+            if bar.total is not None and bar.n < bar.total:
+                bar.update(bar.total - bar.n)
+            bar.set_postfix_str(note[:60])
+            bar.close()
+        elif self.enabled and note:
+            print(f"{stage:>6}: {note}", file=sys.stderr)
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"resolution must look like 480x270, not '{text}'") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError("resolution sides must be even and at least 16")
+    return width, height
+
+
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", default="cycles", choices=["cycles", "workbench", "eevee"],
+                        help="render engine for preview frames (default: cycles)")
+    parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default: 16)")
+    parser.add_argument("--burn-subtitles", action="store_true",
+                        help="draw the subtitles into the animatic's picture too")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="filmcrew", description="An AI film crew: screenplay to "
+                                     "staged Blender scene and animatic.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    make = sub.add_parser("make", help="plan, stage and render a screenplay into a production folder")
+    make.add_argument("screenplay", type=Path, help="a Fountain screenplay (.fountain)")
+    make.add_argument("--out", type=Path, required=True, help="the production folder")
+    make.add_argument("--fps", type=int, default=24)
+    make.add_argument("--resolution", type=_resolution, default=(480, 270), help="WxH (default 480x270)")
+    _add_render_options(make)
+
+    plan = sub.add_parser("plan", help="screenplay to plan.json")
+    plan.add_argument("screenplay", type=Path)
+    plan.add_argument("--out", type=Path, required=True)
+    plan.add_argument("--fps", type=int, default=24)
+    plan.add_argument("--resolution", type=_resolution, default=(480, 270))
+    plan.add_argument("--force", action="store_true", help="re-plan even if the screenplay is unchanged")
+
+    stage = sub.add_parser("stage", help="plan.json to scene.blend (characters, blocking, cameras)")
+    stage.add_argument("out", type=Path, help="the production folder")
+    stage.add_argument("--force", action="store_true")
+
+    render = sub.add_parser("render", help="scene.blend to frames, manifest, subtitles and animatic")
+    render.add_argument("out", type=Path, help="the production folder")
+    render.add_argument("--resolution", type=_resolution, default=None,
+                        help="WxH (default: the plan's resolution)")
+    _add_render_options(render)
+
+    sub.add_parser("schema", help="print the plan's JSON Schema")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    bars = _Bars(enabled=not args.quiet)
+    if args.command == "schema":
+        from .plan.io import plan_json_schema
+
+        print(json.dumps(plan_json_schema(), indent=2))
+        return 0
+    if args.command == "plan":
+        pipeline.plan_production(screenplay=args.screenplay, out=args.out, fps=args.fps,
+                                 resolution=args.resolution, progress=bars, force=args.force)
+    elif args.command == "stage":
+        pipeline.stage_production(out=args.out, progress=bars, force=args.force)
+    elif args.command == "render":
+        pipeline.render_production(out=args.out, engine=args.engine, samples=args.samples,
+                                   resolution=args.resolution, burn_subtitles=args.burn_subtitles,
+                                   progress=bars)
+    elif args.command == "make":
+        pipeline.make_production(screenplay=args.screenplay, out=args.out, fps=args.fps,
+                                 resolution=args.resolution, engine=args.engine, samples=args.samples,
+                                 burn_subtitles=args.burn_subtitles, progress=bars)
+        print(f"done: {args.out / 'animatic.mp4'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except FilmCrewError as exc:
+        print(f"filmcrew: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("filmcrew: interrupted; finished frames are kept, run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
