@@ -38,6 +38,7 @@ class Clause:
     rest: str
     negated: bool
     sentence: str
+    gerund: bool = False  # "holding a folder": manner, happening with the clause before
 
 
 def sentences(text: str) -> list[str]:
@@ -93,5 +94,6 @@ def clauses(sentence: str, names: list[str]) -> list[Clause]:
             previous = result[-1]
             result.append(Clause(subject, previous.verb, text, previous.negated, sentence))
             continue
-        result.append(Clause(subject, lemma(first), " ".join(words[1:]), negated, sentence))
+        result.append(Clause(subject, lemma(first), " ".join(words[1:]), negated, sentence,
+                             gerund=first.endswith("ing") and bool(result)))
     return result

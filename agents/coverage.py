@@ -87,11 +87,18 @@ def _attach(units: list[_Unit], scene: Scene, index: int) -> None:
     units.append(_Unit(index, index, "single", size, [actor], f"{actor} acts: show it on them"))
 
 
+SIZE_ORDER = ("ECU", "CU", "MCU", "MS", "MLS", "FS", "LS", "ELS")
+
+
 def _merge(units: list[_Unit]) -> list[_Unit]:
+    """Join neighbours on the same framing less than two sizes apart (a cut would jump)."""
     merged: list[_Unit] = []
     for unit in units:
-        if merged and merged[-1].subjects == unit.subjects and merged[-1].framing == unit.framing:
-            merged[-1].last = unit.last
+        previous = merged[-1] if merged else None
+        if previous and previous.subjects == unit.subjects and previous.framing == unit.framing and \
+                abs(SIZE_ORDER.index(previous.size) - SIZE_ORDER.index(unit.size)) < 2:
+            previous.last = unit.last
+            previous.size = max(previous.size, unit.size, key=SIZE_ORDER.index)
             continue
         merged.append(unit)
     return merged

@@ -61,6 +61,7 @@ class SceneBlocker:
     last_speaker: str | None = None
     last_point_target: str | None = None
     in_opening: bool = True
+    following: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for cid in self.cast:
@@ -115,20 +116,25 @@ class SceneBlocker:
             if low in self.names:
                 found.append(self.names[low])
             elif low in ("they", "both", "them"):
-                found.extend(c for c in self.last_subjects if c not in found)
+                group = self.last_subjects if len(self.last_subjects) > 1 else \
+                    [c for c in self.cast if self.actors[c].present and self.actors[c].placed]
+                found.extend(c for c in group if c not in found)
             elif low in _PRONOUNS:
-                match = self._pronoun(_PRONOUNS[low], exclude=subject if low in ("him", "her") else None)
+                objective = low in ("him", "her") and subject is not None
+                match = self._pronoun(_PRONOUNS[low], never=subject if objective else None,
+                                      avoid={subject, *self.last_subjects} if objective else set())
                 if match:
                     found.append(match)
         return list(dict.fromkeys(found))
 
-    def _pronoun(self, gender: float, exclude: str | None) -> str | None:
+    def _pronoun(self, gender: float, *, avoid: set, never: str | None) -> str | None:
+        """Most recent character of that gender; objects avoid the sentence's subjects
+        ("her" in "Priya and Tom turn to face her" is neither of them)."""
         recent = self.last_subjects + [self.last_speaker or ""] + list(self.actors)
-        for cid in recent:
-            if cid and cid != exclude and cid in self.actors and \
-                    abs(self.actors[cid].gender - gender) < 0.51:
-                return cid
-        return None
+        matches = [c for c in recent if c and c in self.actors and abs(self.actors[c].gender - gender) < 0.51]
+        preferred = [c for c in matches if c not in avoid]
+        fallback = [c for c in matches if c != never]
+        return (preferred or fallback or [None])[0]
 
     # --- beats -------------------------------------------------------------------------
     def _add(self, beat, *, parallel: bool = False) -> None:
@@ -155,7 +161,8 @@ class SceneBlocker:
     def _start_mark_for(self, cid: str, target: Mark) -> Mark:
         """Where someone who is first seen walking starts: far from where they go."""
         leaders = [a for a in self.actors.values() if a.placed and a.cid != cid]
-        free = [m for m in self._free_marks(cid, "stand") if m.id != target.id]
+        starts = {p.mark for p in self.start}
+        free = [m for m in self._free_marks(cid, "stand") if m.id != target.id and m.id not in starts]
         if leaders:
             anchor = self._pos(self.start[-1].mark) if self.start else target.position
             return self._nearest(free, anchor) or target
@@ -250,6 +257,7 @@ class SceneBlocker:
     def clause(self, cid: str, clause: Clause, following: Clause | None, *, line: int,
                parallel: bool) -> None:
         verb, rest, text = clause.verb, clause.rest, clause.sentence
+        parallel = parallel or clause.gerund
         actor = self.actors[cid]
         if verb in ("enter", "arrive", "appear") or (verb in ("step", "come", "walk") and
                                                      re.match(r"^(out|in|inside)\b", rest)):
@@ -276,26 +284,30 @@ class SceneBlocker:
             self._walk(cid, verb, rest, following, line=line, text=text, parallel=parallel)
         elif verb in LOOK_VERBS:
             self._action(cid, "look", line=line, text=text, parallel=parallel,
-                         target=self._target(cid, rest))
+                         target=self._target(cid, rest, glance=True))
         elif verb in SIMPLE_ACTIONS:
-            action = SIMPLE_ACTIONS[verb]
-            target = self._target(cid, rest)
+            action = "give" if verb == "hold" and rest.startswith("out") else SIMPLE_ACTIONS[verb]
+            target = self._target(cid, rest, glance=action in ("turn", "point", "nod"))
             if action == "point":
                 self.last_point_target = target
             if action == "turn" and actor.posture == "sit" and not target:
                 return
             self._action(cid, action, line=line, text=text, target=target, parallel=parallel)
 
-    def _target(self, cid: str, phrase: str) -> str | None:
+    def _target(self, cid: str, phrase: str, *, glance: bool) -> str | None:
+        """A character or mark the phrase names; a bare glance ("looks up") meets the last speaker."""
         people = [p for p in self._resolve_people(phrase, subject=cid) if p != cid]
         if people and not re.search(r"\b(his|her|their)\s+\w+", phrase):
             return people[0]
-        mark = find_mark(self.set_spec, phrase) if phrase.strip() else None
+        mark = None
+        if phrase.strip():
+            mark = find_mark(self.set_spec, phrase, kind="stand") or find_mark(self.set_spec, phrase)
         if mark is not None:
             return mark.id
         if people:
             return people[0]
-        return self.last_speaker if self.last_speaker != cid else None
+        bare = phrase.strip().lower() in ("", "up", "over", "around", "back", "away")
+        return self.last_speaker if glance and bare and self.last_speaker != cid else None
 
     def _enter(self, cid: str, *, line: int, text: str, phrase: str) -> None:
         door = find_mark(self.set_spec, phrase) if phrase else None
@@ -351,6 +363,7 @@ class SceneBlocker:
             parallel = parallel or (bool(self.beats) and isinstance(self.beats[-1], MoveBeat))
         elif verb == "follow" or re.match(r"^after\b", rest):
             leader = self._leader(cid, rest)
+            self.following[cid] = leader
             if leader:
                 destination = self._behind(cid, leader)
                 parallel = True
@@ -407,7 +420,7 @@ class SceneBlocker:
         paren = element.parenthetical.strip() or None
         addressee = None
         if not (paren and re.match(r"^to (himself|herself|themselves|no one|the )", paren.lower())):
-            addressee = self._addressee(cid, paren or "")
+            addressee = self._addressee(cid, f"{paren or ''} {element.text}")
         extension = ", ".join(element.extensions) or None
         self._add(DialogueBeat(character=cid, text=element.text, parenthetical=paren, line=element.line,
                                extension=extension, duration=duration, addressee=addressee))
@@ -419,9 +432,14 @@ class SceneBlocker:
         self.in_opening = False
 
     def _addressee(self, cid: str, paren: str) -> str | None:
-        named = [p for p in self._resolve_people(paren, subject=cid) if p != cid]
+        # Vocatives: "Four years, Daniel." / "Maya, wait." / "(to Tom)"
+        vocative = re.findall(r"^\s*([A-Za-z]+)\s*[,!?]|,\s*([A-Za-z]+)\s*[.!?]*\s*$|\bto ([A-Za-z]+)", paren)
+        named = [self.names[w.lower()] for group in vocative for w in group
+                 if w and w.lower() in self.names and self.names[w.lower()] != cid]
         if named:
             return named[0]
+        if self.following.get(cid) and self.last_speaker is None:
+            return self.following[cid]
         if self.last_speaker and self.last_speaker != cid and self.actors[self.last_speaker].present:
             return self.last_speaker
         others = [c for c in self.cast if c != cid and self.actors[c].present and self.actors[c].placed]

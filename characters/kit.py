@@ -42,8 +42,11 @@ ANNY_RIG = "anny-blender"
 """anny's pruned rig (104 bones) with Blender bone orientations (head, tail and roll)."""
 ANNY_TOPOLOGY = "anny"
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``: kits generated so far out of those missing."""
+HEIGHT_PERCENTILES = (0.005, 0.995)
+"""The population percentiles that ``Appearance.height`` 0 and 1 map to."""
+
+Progress = Callable[[str], None]
+"""``progress(note)``: a one-line note as each missing kit is written (``"kit 1/2: MAYA"``)."""
 
 
 @dataclass
@@ -113,6 +116,13 @@ def load_kit(path: Path) -> CharacterKit:
     version = int(arrays.get("kit_version", -1))
     if version != KIT_VERSION:
         raise FilmCrewError(f"character kit version {version}, expected {KIT_VERSION}", path=path)
+    try:
+        return _kit_from_arrays(arrays)
+    except KeyError as exc:
+        raise FilmCrewError(f"character kit lacks {exc}", path=path) from exc
+
+
+def _kit_from_arrays(arrays: dict[str, np.ndarray]) -> CharacterKit:
     return CharacterKit(
         vertices=arrays["vertices"],
         faces=arrays["faces"],
@@ -160,7 +170,7 @@ def ensure_kits(*, appearances: dict[str, Appearance], cache_dir: Path,
     Args:
         appearances: character id -> appearance.
         cache_dir: folder of the kits, ``<appearance_key>.npz``; created when missing.
-        progress: called with ``(done, total)`` as the child finishes each missing kit.
+        progress: called with a one-line note (``"kit 1/2: MAYA"``) as each missing kit is written.
         python: interpreter with torch and anny for the child (default: ``sys.executable``).
 
     Returns:
@@ -172,11 +182,14 @@ def ensure_kits(*, appearances: dict[str, Appearance], cache_dir: Path,
     cache_dir = Path(cache_dir)
     paths = {cid: kit_path(appearance=app, cache_dir=cache_dir) for cid, app in appearances.items()}
     missing: dict[str, dict[str, Any]] = {}
+    names: dict[str, list[str]] = {}
     for cid, path in paths.items():
         if not path.exists():
             missing[str(path)] = appearances[cid].model_dump(mode="json")
+            names.setdefault(str(path), []).append(cid)
     if missing:
-        _run_generator(jobs=missing, cache_dir=cache_dir, progress=progress, python=python)
+        _run_generator(jobs=missing, names=names, cache_dir=cache_dir, progress=progress,
+                       python=python)
     return paths
 
 
@@ -192,8 +205,8 @@ def _child_command(python: str | os.PathLike | None) -> tuple[list[str], dict[st
     return [str(python or sys.executable), "-m", f"{package}.characters", "generate"], env
 
 
-def _run_generator(*, jobs: dict[str, dict[str, Any]], cache_dir: Path, progress: Progress | None,
-                   python: str | os.PathLike | None) -> None:
+def _run_generator(*, jobs: dict[str, dict[str, Any]], names: dict[str, list[str]], cache_dir: Path,
+                   progress: Progress | None, python: str | os.PathLike | None) -> None:
     """Run the child on ``jobs`` (kit path -> appearance data), reporting its progress lines."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     fd, jobs_file = tempfile.mkstemp(prefix=".kits.", suffix=".json", dir=cache_dir)
@@ -202,12 +215,12 @@ def _run_generator(*, jobs: dict[str, dict[str, Any]], cache_dir: Path, progress
     command, env = _child_command(python)
     command += ["--jobs", jobs_file]
     try:
-        _watch_child(command=command, env=env, total=len(jobs), progress=progress)
+        _watch_child(command=command, env=env, names=names, progress=progress)
     finally:
         os.unlink(jobs_file)
 
 
-def _watch_child(*, command: list[str], env: dict[str, str], total: int,
+def _watch_child(*, command: list[str], env: dict[str, str], names: dict[str, list[str]],
                  progress: Progress | None) -> None:
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as stderr:
         try:
@@ -221,7 +234,8 @@ def _watch_child(*, command: list[str], env: dict[str, str], total: int,
             if line.startswith("kit "):
                 done += 1
                 if progress is not None:
-                    progress(done, total)
+                    who = ", ".join(names.get(line[4:].strip(), []))
+                    progress(f"kit {done}/{len(names)}: {who}")
         code = child.wait()
         if code != 0:
             stderr.seek(0)
@@ -330,8 +344,9 @@ def anny_phenotype(appearance: Appearance, *, calibration: _Calibration) -> dict
     - age: years through anny's own morphological-age mapping (calibrated on WHO heights:
       1 y -> 0.05, 4 y -> 0.215, 11 y -> 0.415, 16 y -> 0.67, 18 y -> 0.77, 64 y -> 0.83).
     - height: a percentile for the age and sex (0.5 = the median person), through anny's
-      height-for-age Beta distributions; 0 and 1 still reach anny's extremes. (anny's raw
-      0.5 makes everyone about the 95th percentile: a 1.90 m man, a 1.45 m eight-year-old.)
+      height-for-age Beta distributions, spanning the 0.5th to the 99.5th percentile (about
+      1.58 to 1.99 m for a man, 1.41 to 1.82 m for a woman). anny's raw 0.5 makes everyone
+      about the 95th percentile (a 1.90 m man, a 1.45 m eight-year-old), its 1.0 a 2.3 m giant.
     - weight, muscle, proportions: anny's parameters, unchanged.
     """
     age = float(np.interp(appearance.age_years, calibration.years, calibration.anny_age))
@@ -351,7 +366,8 @@ def _height_parameter(*, percentile: float, male: float, age: float,
     quantiles = []
     for alpha_beta in (calibration.boys, calibration.girls):
         alpha, beta = (float(np.interp(age, calibration.height_age, anchors)) for anchors in alpha_beta)
-        quantiles.append(_beta_quantile(percentile, alpha, beta))
+        quantiles.append(_beta_quantile(HEIGHT_PERCENTILES[0] + percentile * np.ptp(HEIGHT_PERCENTILES),
+                                        alpha, beta))
     return male * quantiles[0] + (1.0 - male) * quantiles[1]
 
 

@@ -115,6 +115,8 @@ def render_shot(*, scene: bpy.types.Scene, shot_range: ShotRange, rgb_dir: Path,
     the previous frame's is a copy of it.
     """
     rgb_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in rgb_dir.glob(".*.tmp.png"):  # from a run killed mid-frame
+        leftover.unlink()
     scene.camera = _camera_for(scene, shot_range.shot)
     previous: Path | None = None
     for local, frame in enumerate(range(shot_range.start_frame, shot_range.end_frame + 1)):

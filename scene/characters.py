@@ -189,7 +189,8 @@ def _principled(*, name: str, colour: str, roughness: float) -> bpy.types.Materi
     linear = (*srgb_to_linear(colour), 1.0)
     material.diffuse_color = linear
     material.roughness = roughness
-    material.use_nodes = True
+    if material.node_tree is None:  # Blender < 5.0 creates materials without nodes
+        material.use_nodes = True
     bsdf = next(node for node in material.node_tree.nodes if node.type == "BSDF_PRINCIPLED")
     bsdf.inputs["Base Color"].default_value = linear
     bsdf.inputs["Roughness"].default_value = roughness

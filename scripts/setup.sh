@@ -21,5 +21,12 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 .venv/bin/python -m pip install -q -e ".[test]"
 
 # anny builds its ~800 MB cache on first use (about two minutes): do it once, here.
-.venv/bin/python -m filmcrew.characters --warm-cache
+.venv/bin/python - <<'PY'
+import tempfile
+from pathlib import Path
+from filmcrew.characters.kit import generate_kit
+from filmcrew.plan.model import Appearance
+with tempfile.TemporaryDirectory() as tmp:
+    generate_kit(appearance=Appearance(), path=Path(tmp) / "warm.npz")
+PY
 echo "FilmCrew is set up: .venv/bin/filmcrew"

@@ -40,7 +40,7 @@ RECIPE_DIR = Path(__file__).resolve().parents[1] / "assets" / "sets"
 FALLBACK_KIND = "room"
 WALL_THICKNESS = 0.15
 FLAT_PROP_HEIGHT = 0.05
-"""Props this low (rugs, paths, road markings) are walked on, not around."""
+"""Props whose top is this low (rugs, paths, roads; a building under a rooftop) are walked on."""
 MARK_CLEARANCE = 0.1
 """A stand mark keeps at least this distance from every prop footprint."""
 
@@ -301,9 +301,11 @@ def footprint(prop: Prop) -> np.ndarray:
 def prop_footprints(set_spec: SetSpec) -> list[tuple[str, np.ndarray]]:
     """(prop id, 4x2 footprint corners) of every prop people must walk around.
 
-    Flat props (rugs, paths, roads: at most ``FLAT_PROP_HEIGHT`` tall) are walked on and left out.
+    Props whose top is at most ``FLAT_PROP_HEIGHT`` above the floor (rugs, paths, roads, the
+    building under a rooftop) are walked on and left out.
     """
-    return [(p.id, footprint(p)) for p in set_spec.props if p.size[2] > FLAT_PROP_HEIGHT]
+    return [(p.id, footprint(p)) for p in set_spec.props
+            if p.position[2] + p.size[2] > FLAT_PROP_HEIGHT]
 
 
 def distance_to_footprint(corners: np.ndarray, point: tuple[float, float]) -> float:
