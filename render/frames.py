@@ -65,8 +65,12 @@ def configure_render(scene: bpy.types.Scene, *, settings: RenderSettings) -> Non
         scene.cycles.use_adaptive_sampling = True
         scene.cycles.use_denoising = True
         scene.cycles.denoiser = "OPENIMAGEDENOISE"
+        # Preview light paths: one diffuse bounce plus the AO approximation of the rest
+        # (fast GI) halves the cost of a frame with no visible loss at preview size.
+        scene.cycles.use_fast_gi = True
+        scene.cycles.fast_gi_method = "REPLACE"
         scene.cycles.max_bounces = 4
-        scene.cycles.diffuse_bounces = 2
+        scene.cycles.diffuse_bounces = 1
         scene.cycles.glossy_bounces = 1
         scene.cycles.transmission_bounces = 2
         scene.cycles.transparent_max_bounces = 4

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..plan.model import Plan, SetSpec, Shot
+from .sets import distance_to_footprint, footprint
 from .blocking import Blocking
 from .timeline import ShotRange, Timeline
 
@@ -122,25 +123,62 @@ def _subjects(blocking: Blocking, heights: dict[str, float], shot_range: ShotRan
     return result
 
 
-def _clamp_inside(set_spec: SetSpec, offset: tuple[float, float], origin: np.ndarray,
-                  position: np.ndarray) -> np.ndarray:
-    """Pull a camera back along its ray from ``origin`` until it is inside the walls."""
-    if not set_spec.interior:
-        return position
-    half = np.array(set_spec.size[:2]) / 2.0 - WALL_MARGIN
-    centre = np.array(offset)
-    lo, hi = centre - half, centre + half
-    direction = position[:2] - origin[:2]
-    scale = 1.0
-    for axis in range(2):
-        if abs(direction[axis]) < 1e-9:
-            continue
-        bound = hi[axis] if direction[axis] > 0 else lo[axis]
-        scale = min(scale, max(0.0, (bound - origin[axis]) / direction[axis]))
-    clamped = position.copy()
-    clamped[:2] = origin[:2] + direction * scale
-    clamped[2] = min(position[2], set_spec.size[2] - WALL_MARGIN)
-    return clamped
+@dataclass
+class _Room:
+    """What a camera must respect in one set: the walls (interiors), props and people."""
+
+    set_spec: SetSpec
+    offset: np.ndarray
+    props: list[tuple[np.ndarray, float]]       # (4x2 world footprint, top z)
+    people: list[tuple[str, np.ndarray, float]]  # (id, floor xy, head z)
+
+    def room_along(self, origin: np.ndarray, direction: np.ndarray) -> float:
+        """How far a camera can back away from ``origin`` along ``direction`` inside the walls."""
+        if not self.set_spec.interior:
+            return float("inf")
+        half = np.array(self.set_spec.size[:2]) / 2.0 - WALL_MARGIN
+        lo, hi = self.offset - half, self.offset + half
+        reach = float("inf")
+        for axis in range(2):
+            if abs(direction[axis]) > 1e-9:
+                bound = hi[axis] if direction[axis] > 0 else lo[axis]
+                reach = min(reach, (bound - origin[axis]) / direction[axis])
+        return max(0.0, reach)
+
+    def inside_prop(self, position: np.ndarray) -> bool:
+        return any(distance_to_footprint(corners, position[:2]) < 0.15 and top > position[2] - 0.3
+                   for corners, top in self.props)
+
+    def blocked(self, camera: np.ndarray, target: np.ndarray, *, ignore: set[str]) -> bool:
+        """Does a prop or another person stand between the camera and ``target``?"""
+        samples = camera + (target - camera) * np.linspace(0.05, 0.92, 40)[:, None]
+        for corners, top in self.props:
+            low = samples[samples[:, 2] < top]
+            if len(low) and any(distance_to_footprint(corners, p[:2]) < 0.0 for p in low):
+                return True
+        for cid, xy, head in self.people:
+            if cid in ignore:
+                continue
+            near = np.linalg.norm(samples[:, :2] - xy, axis=1) < PERSON_RADIUS
+            if np.any(near & (samples[:, 2] < head + 0.15)):
+                return True
+        return False
+
+
+PERSON_RADIUS = 0.3
+
+
+def _room_for(set_spec: SetSpec, offset: tuple[float, float], subjects: dict[str, _Subject]) -> _Room:
+    shift = np.array(offset)
+    props = [(footprint(p) + shift, p.position[2] + p.size[2]) for p in set_spec.props
+             if p.position[2] + p.size[2] > 0.05]
+    people = [(cid, s.head[:2].copy(), float(s.head[2])) for cid, s in subjects.items()]
+    return _Room(set_spec, shift, props, people)
+
+
+def _rotate(vec: np.ndarray, degrees: float) -> np.ndarray:
+    a = math.radians(degrees)
+    return np.array([vec[0] * math.cos(a) - vec[1] * math.sin(a), vec[0] * math.sin(a) + vec[1] * math.cos(a)])
 
 
 def _fit_distance(points: np.ndarray, centre: np.ndarray, yaw: float, focal: float, aspect: float,
@@ -155,73 +193,138 @@ def _fit_distance(points: np.ndarray, centre: np.ndarray, yaw: float, focal: flo
     return float(max(needed.max(), 1.0))
 
 
-def _lens_for_distance(points: np.ndarray, position: np.ndarray, centre: np.ndarray, aspect: float,
-                       focal: float) -> float:
-    """Widen the lens until the points fit from a camera that could not back up far enough."""
-    for candidate in np.arange(focal, 11.0, -1.0):
-        pose = aim_at(position, centre, (0.0, 0.0), candidate, aspect)
-        ndc = project(pose, points, aspect)
-        if np.all(np.abs(ndc[:, :2]) <= 0.92) and np.all(ndc[:, 2] > 0.2):
-            return float(candidate)
-    return 12.0
-
-
 def _line_side(subjects: dict[str, _Subject], line: tuple[str, str] | None, side: float,
-               centre: np.ndarray) -> np.ndarray:
-    """Unit vector pointing from the action to the camera's side of the line."""
+               centre: np.ndarray) -> np.ndarray | None:
+    """Unit vector pointing from the action to the camera's side of the line (None: no line)."""
     if line and line[0] in subjects and line[1] in subjects:
         a, b = subjects[line[0]].settled, subjects[line[1]].settled
         axis = b - a
         if np.linalg.norm(axis) > 1e-3:
             axis = axis / np.linalg.norm(axis)
             return side * np.array([-axis[1], axis[0]])
-    return np.array([0.0, -1.0])
+    return None
 
 
-def solve_single(subject: _Subject, other: np.ndarray | None, side_vec: np.ndarray, size: str,
-                 aspect: float, set_spec: SetSpec, offset: tuple[float, float]) -> CameraPose:
-    """Speaker on the upper third, looking into the open side of the frame."""
+@dataclass
+class _Candidate:
+    position: np.ndarray
+    focal: float
+    penalty: float
+
+
+def _place(room: _Room, origin: np.ndarray, direction: np.ndarray, distance: float, height: float,
+           focal: float, targets: list[np.ndarray], ignore: set[str], turn: float) -> _Candidate:
+    """A camera ``distance`` from ``origin`` along ``direction``, pulled in (and widened) at walls."""
+    reach = room.room_along(origin[:2], direction)
+    used = min(distance, reach)
+    position = np.array([*(origin[:2] + direction * used), height])
+    widened = max(MIN_LENS, focal * used / distance) if used < distance else focal
+    # Backing into a wall means a wider lens and distorted people: worse than turning.
+    penalty = abs(turn) / 30.0 + 8.0 * max(0.0, 1.0 - used / distance)
+    if used < 0.8:
+        penalty += 50.0
+    if room.inside_prop(position):
+        penalty += 100.0
+    penalty += sum(20.0 for t in targets if room.blocked(position, t, ignore=ignore))
+    return _Candidate(position, widened, penalty)
+
+
+MIN_LENS = 14.0
+TURNS = (0.0, 12.0, -12.0, 25.0, -25.0, 40.0, -40.0, 55.0, -55.0, 70.0, -70.0)
+
+
+def _best(candidates: list[_Candidate]) -> _Candidate:
+    return min(candidates, key=lambda c: c.penalty)
+
+
+def solve_single(subject_id: str, subject: _Subject, other: np.ndarray | None, side_vec: np.ndarray | None,
+                 size: str, aspect: float, room: _Room) -> CameraPose:
+    """Speaker on the upper third, facing into the open side of the frame, unoccluded."""
     focal = SIZE_LENS[size]
     span = SIZE_SPAN[size] + 0.12
     _tan_h, tan_v = fov(focal, aspect)
     distance = span / (2.0 * tan_v * (2.0 / 3.0 + 0.12))
     face = np.radians(subject.facing)
-    toward = (other[:2] - subject.head[:2]) if other is not None else np.array([math.cos(face), math.sin(face)])
-    toward = toward / (np.linalg.norm(toward) or 1.0)
-    angle = math.radians(SINGLE_ANGLE)
-    options = [np.array([toward[0] * math.cos(s * angle) - toward[1] * math.sin(s * angle),
-                         toward[0] * math.sin(s * angle) + toward[1] * math.cos(s * angle)]) for s in (1, -1)]
-    direction = max(options, key=lambda d: float(d @ side_vec))
-    eye = subject.head[2] - 0.08
-    position = np.array([*(subject.head[:2] + direction * distance), eye])
-    clamped = _clamp_inside(set_spec, offset, subject.head, position)
-    if np.linalg.norm(clamped - position) > 1e-6:
-        focal = max(14.0, focal * np.linalg.norm(clamped[:2] - subject.head[:2]) / distance)
-    # Lead room: the subject sits on the third opposite the way they look on screen.
     facing_vec = np.array([math.cos(face), math.sin(face)])
-    right = np.array([direction[1], -direction[0]]) * -1.0
-    looks_right = float(facing_vec @ right) > 0
+    toward = facing_vec
+    if other is not None:
+        to_other = other[:2] - subject.head[:2]
+        to_other = to_other / (np.linalg.norm(to_other) or 1.0)
+        if float(to_other @ facing_vec) > 0.3:
+            toward = to_other
+    candidates = []
+    for base in (SINGLE_ANGLE, -SINGLE_ANGLE):
+        for turn in TURNS:
+            direction = _rotate(toward, base + turn)
+            if side_vec is not None and float(direction @ side_vec) < -0.05:
+                continue  # the other side of the line
+            if float(direction @ facing_vec) < 0.1:
+                continue  # behind the subject: a single shows the face
+            candidate = _place(room, subject.head, direction, distance, subject.head[2] - 0.08, focal,
+                               [subject.head], {subject_id}, turn)
+            candidates.append(candidate)
+    if not candidates:
+        candidates.append(_place(room, subject.head, facing_vec, distance, subject.head[2] - 0.08, focal,
+                                 [subject.head], {subject_id}, 0.0))
+    best = _best(candidates)
+    right = np.array([-(best.position[1] - subject.head[1]), best.position[0] - subject.head[0]])
+    looks_right = float(facing_vec @ right) < 0  # screen right is the camera's right
     screen = (-1.0 / 3.0 if looks_right else 1.0 / 3.0, 1.0 / 3.0)
-    return aim_at(clamped, subject.head, screen, focal, aspect)
+    return aim_at(best.position, subject.head, screen, best.focal, aspect)
 
 
-def solve_wide(points: np.ndarray, side_vec: np.ndarray, size: str, aspect: float,
-               set_spec: SetSpec, offset: tuple[float, float], height: float) -> CameraPose:
-    """Fit all points, seen from the camera's side of the line, slightly from above."""
+def _front(subjects: dict[str, _Subject]) -> np.ndarray:
+    """The mean facing of the subjects: a camera there sees their faces."""
+    vec = np.sum([[math.cos(math.radians(s.facing)), math.sin(math.radians(s.facing))]
+                  for s in subjects.values()], axis=0) if subjects else np.array([0.0, -1.0])
+    norm = np.linalg.norm(vec)
+    return vec / norm if norm > 1e-6 else np.array([0.0, -1.0])
+
+
+def _fit_points(subjects: dict[str, _Subject], size: str) -> np.ndarray:
+    """What a framing must show: heads down to the cut line for medium sizes, whole bodies wider."""
+    if size in SIZE_SPAN:
+        cut = SIZE_SPAN[size]
+        heads = np.array([s.head for s in subjects.values()])
+        lows = heads - np.array([0.0, 0.0, cut])
+        tops = heads + np.array([0.0, 0.0, 0.15])
+        return np.concatenate([tops, lows])
+    return np.concatenate([s.points for s in subjects.values()])
+
+
+def solve_wide(subjects: dict[str, _Subject], side_vec: np.ndarray | None, size: str, aspect: float,
+               room: _Room, height: float, preferred: np.ndarray | None = None) -> CameraPose:
+    """Fit the subjects from the camera's side of the line, slightly from above, unoccluded."""
+    points = _fit_points(subjects, size)
     centre = (points.min(axis=0) + points.max(axis=0)) / 2.0
     centre[2] = max(centre[2], 0.9)
     focal = SIZE_LENS.get(size, 28.0)
-    swing = math.radians(25.0 if size in ("LS", "ELS") else 10.0)
-    view_dir = -side_vec
-    view_dir = np.array([view_dir[0] * math.cos(swing) - view_dir[1] * math.sin(swing),
-                         view_dir[0] * math.sin(swing) + view_dir[1] * math.cos(swing)])
-    yaw = math.atan2(view_dir[1], view_dir[0])
-    distance = _fit_distance(points, centre, yaw, focal, aspect)
-    position = np.array([centre[0] - view_dir[0] * distance, centre[1] - view_dir[1] * distance, height])
-    clamped = _clamp_inside(set_spec, offset, centre, position)
-    if np.linalg.norm(clamped - position) > 1e-6:
-        focal = _lens_for_distance(points, clamped, centre, aspect, focal)
-    return aim_at(clamped, centre, (0.0, 0.0), focal, aspect)
+    if preferred is None:
+        preferred = side_vec if side_vec is not None else _front(subjects)
+    swing = 25.0 if size in ("LS", "ELS") else 10.0
+    heads = [s.head for s in subjects.values()]
+    candidates = []
+    for turn in TURNS:
+        direction = _rotate(preferred, swing + turn)
+        if side_vec is not None and float(direction @ side_vec) < 0.05:
+            continue
+        yaw = math.atan2(-direction[1], -direction[0])
+        distance = _fit_distance(points, centre, yaw, focal, aspect)
+        candidates.append(_place(room, centre, direction, distance, height, focal, heads, set(subjects), turn))
+    best = _best(candidates)
+    focal = _lens_for_points(points, best.position, centre, aspect, best.focal)
+    return aim_at(best.position, centre, (0.0, 0.0), focal, aspect)
+
+
+def _lens_for_points(points: np.ndarray, position: np.ndarray, centre: np.ndarray, aspect: float,
+                     focal: float) -> float:
+    """The longest lens up to ``focal`` (widening if needed) that keeps every point in frame."""
+    for candidate in np.arange(focal, 11.0, -1.0):
+        pose = aim_at(position, centre, (0.0, 0.0), float(candidate), aspect)
+        ndc = project(pose, points, aspect)
+        if np.all(np.abs(ndc[:, :2]) <= 0.92) and np.all(ndc[:, 2] > 0.2):
+            return float(candidate)
+    return 12.0
 
 
 def main_line(plan: Plan, scene_id: str) -> tuple[str, str] | None:
@@ -252,18 +355,22 @@ def solve_shot(*, plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Block
     framed = {c: everyone[c] for c in shot.subjects if c in everyone} or everyone
     centre = np.mean([s.head for s in everyone.values()], axis=0) if everyone else np.array([*offset, 1.0])
     side_vec = _line_side(everyone, line, side, centre)
+    room = _room_for(set_spec, offset, everyone)
     if shot.framing == "single" and len(framed) == 1 and shot.size in SIZE_SPAN:
         cid, subject = next(iter(framed.items()))
         beat = plan.scene(shot.scene).beats[shot.first_beat]
         other_id = getattr(beat, "addressee", None) or next(
             (c for c in everyone if c != cid), None)
         other = everyone[other_id].head if other_id in everyone else None
-        return solve_single(subject, other, side_vec, shot.size, aspect, set_spec, offset)
+        return solve_single(cid, subject, other, side_vec, shot.size, aspect, room)
     targets = framed if shot.framing != "establishing" else everyone
-    points = np.concatenate([s.points for s in targets.values()]) if targets else np.array([[*offset, 0.0]])
+    if not targets:
+        targets = {"_": _Subject(np.array([*offset, 1.6]), np.array([*offset, 0.0]), 90.0,
+                                 np.array([[*offset, 0.0], [*offset, 1.6]]), np.array(offset))}
     height = 2.1 if shot.framing == "establishing" else 1.55
     size = shot.size if shot.size in SIZE_LENS else "LS"
-    return solve_wide(points, side_vec, size, aspect, set_spec, offset, height)
+    preferred = _front(targets) if shot.framing == "single" else None
+    return solve_wide(targets, side_vec, size, aspect, room, height, preferred)
 
 
 def choose_side(plan: Plan, scene_id: str, blocking: Blocking, heights: dict[str, float],
@@ -277,15 +384,12 @@ def choose_side(plan: Plan, scene_id: str, blocking: Blocking, heights: dict[str
     if not subjects or not set_spec.interior:
         return 1.0
     centre = np.mean([s.feet for s in subjects.values()], axis=0)
-    offset = np.array(blocking.set_offsets[scene.set])
-    half = np.array(set_spec.size[:2]) / 2.0
+    room = _room_for(set_spec, blocking.set_offsets[scene.set], subjects)
 
-    def room(side: float) -> float:
+    def reach(side: float) -> float:
         vec = _line_side(subjects, line, side, centre)
-        steps = [t for t in np.arange(0.2, 20.0, 0.1)
-                 if np.all(np.abs(centre[:2] + vec * t - offset) < half - WALL_MARGIN)]
-        return max(steps, default=0.0)
-    return 1.0 if room(1.0) >= room(-1.0) else -1.0
+        return 0.0 if vec is None else room.room_along(centre[:2], vec)
+    return 1.0 if reach(1.0) >= reach(-1.0) else -1.0
 
 
 def solve_cameras(*, plan: Plan, timeline: Timeline, blocking: Blocking,

@@ -85,6 +85,10 @@ PROP_KINDS: dict[str, str] = {
     "fence": "post-and-rail fence along local X",
     "radio_tower": "lattice mast with a red beacon",
     "door_frame": "free-standing door frame with an open leaf",
+    "picture": "framed picture on a wall (position z: its lower edge)",
+    "pendant_lamp": "hanging lamp: shade at the bottom (position z), cord up to the ceiling",
+    "vent": "rooftop vent pipe with a cap",
+    "ac_unit": "air-conditioning unit with a fan grille on top",
 }
 """The prop kind vocabulary: every recipe prop uses one of these, and scene.sets builds each."""
 
@@ -150,12 +154,16 @@ def load_recipe(kind: str, *, set_id: str) -> SetSpec:
     try:
         spec = SetSpec.model_validate({"id": set_id, **fields})
     except ValidationError as exc:
-        raise SetError(format_validation_error(exc).replace("; ", "; set."), path=path,
-                       field="set") from None
+        raise SetError(_in_set(format_validation_error(exc).split("; ")), path=path) from None
     problems = set_problems(spec)
     if problems:
-        raise SetError("; ".join(problems), path=path, field="set")
+        raise SetError(_in_set(problems), path=path)
     return spec
+
+
+def _in_set(problems: list[str]) -> str:
+    """Problems named by their field inside the recipe's "set" object."""
+    return "; ".join(f"set.{p}" if p[:1].isalpha() and ":" in p else f"set: {p}" for p in problems)
 
 
 def recipe_keywords(kind: str) -> list[str]:
@@ -253,7 +261,8 @@ def find_mark(set_spec: SetSpec, phrase: str, *, kind: str | None = None) -> Mar
         if score > prop_score:
             prop_best, prop_score = prop, score
     if prop_best is not None and prop_score > best_score:
-        owned = [m for m in marks if m.prop == prop_best.id]
+        owned = [m for m in marks if m.prop == prop_best.id] or \
+            [m for m in marks if m.id.startswith(f"{prop_best.id}_seat_")]  # the seats at a table
         if owned:
             return owned[0]
         stands = [m for m in marks if m.kind != "sit"] or marks
@@ -265,10 +274,10 @@ def find_mark(set_spec: SetSpec, phrase: str, *, kind: str | None = None) -> Mar
 def across_from(set_spec: SetSpec, mark_id: str) -> Mark | None:
     """The seat facing ``mark_id`` across the same table (``..._seat_1a`` ↔ ``..._seat_1b``)."""
     match = re.fullmatch(r"(.+_seat_\w*?)([ab])", mark_id)
-    if not match:
+    seats = {m.id: m for m in set_spec.marks if m.kind == "sit"}
+    if not match or mark_id not in seats:
         return None
-    other = match.group(1) + ("b" if match.group(2) == "a" else "a")
-    return next((m for m in set_spec.marks if m.id == other), None)
+    return seats.get(match.group(1) + ("b" if match.group(2) == "a" else "a"))
 
 
 def entrance_mark(set_spec: SetSpec) -> Mark:
@@ -345,6 +354,10 @@ def set_problems(set_spec: SetSpec) -> list[str]:
                             f"(known: {', '.join(sorted(PROP_KINDS))})")
         if min(prop.size) <= 0.0:
             problems.append(f"props[{pi}].size: extents must be positive")
+        elif set_spec.interior:
+            corners = footprint(prop)
+            if (np.abs(corners) > np.array([width / 2, depth / 2]) + 0.01).any():
+                problems.append(f"props[{pi}] '{prop.id}'.position: reaches into or through a wall")
     if set_spec.interior and not set_spec.doors:
         problems.append("doors: an interior needs at least one door")
     if not set_spec.interior and (set_spec.doors or set_spec.windows):
