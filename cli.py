@@ -57,7 +57,7 @@ def _resolution(text: str) -> tuple[int, int]:
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default="cycles", choices=["cycles", "workbench", "eevee"],
                         help="render engine for preview frames (default: cycles)")
-    parser.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel, denoised (default: 8)")
+    parser.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel, denoised (default: 4)")
     parser.add_argument("--burn-subtitles", action="store_true",
                         help="draw the subtitles into the animatic's picture too")
 

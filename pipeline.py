@@ -188,7 +188,7 @@ def _shot_done(prod: Production, work: _ShotWork, frames: int) -> bool:
             all((rgb / f"{i:04d}.png").exists() for i in range(1, frames + 1)))
 
 
-def render_production(*, out: Path, engine: str = "cycles", samples: int = 8,
+def render_production(*, out: Path, engine: str = "cycles", samples: int = 4,
                       resolution: tuple[int, int] | None = None, burn_subtitles: bool = False,
                       progress: Progress | None = None) -> StageResult:
     """Render every shot's preview frames, then the manifest, subtitles and animatic."""
@@ -325,7 +325,7 @@ def _write_edit(prod: Production, plan: Plan, timeline: Timeline, work: list[_Sh
 # --- make ---------------------------------------------------------------------------------
 def make_production(*, screenplay: Path, out: Path, fps: int = 24,
                     resolution: tuple[int, int] = (480, 270), engine: str = "cycles",
-                    samples: int = 8, burn_subtitles: bool = False,
+                    samples: int = 4, burn_subtitles: bool = False,
                     progress: Progress | None = None) -> list[StageResult]:
     """Run plan, stage and render in order; each skips what has not changed."""
     return [

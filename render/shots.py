@@ -24,7 +24,7 @@ RENDER_VERSION = 1
 @dataclass(frozen=True)
 class RenderSettings:
     engine: str = "CYCLES"
-    samples: int = 8
+    samples: int = 4
     resolution: tuple[int, int] = (480, 270)
     seed: int = 0
 

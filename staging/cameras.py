@@ -146,7 +146,7 @@ class _Room:
         return max(0.0, reach)
 
     def inside_prop(self, position: np.ndarray) -> bool:
-        return any(distance_to_footprint(corners, position[:2]) < 0.15 and top > position[2] - 0.3
+        return any(distance_to_footprint(corners, position[:2]) < 0.15 and top > position[2] - 0.1
                    for corners, top in self.props)
 
     def blocked(self, camera: np.ndarray, target: np.ndarray, *, ignore: set[str]) -> bool:

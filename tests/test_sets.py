@@ -274,6 +274,7 @@ def test_bad_recipes_name_the_file_and_field(tmp_path, monkeypatch, content, exp
 # --- Blender -------------------------------------------------------------------------------------
 
 bpy = pytest.importorskip("bpy")
+import mathutils  # noqa: E402  (ships with bpy)
 from filmcrew.scene.sets import PROP_BUILDERS, build_set, load_user_set  # noqa: E402
 
 
@@ -359,6 +360,11 @@ def test_walls_have_real_openings(kind):
         x, y = _on_wall(spec, door.wall, door.offset + door.width / 2 + 0.1, 0.5)
         beside = _ray((x, y, 1.0), (nx, ny, 0.0))
         assert beside == f"Wall_{door.wall}", f"no wall beside door {door.id}"
+        leaf = bpy.data.objects[f"Door_{door.id}"]
+        corners = np.array([leaf.matrix_world @ mathutils.Vector(c) for c in leaf.bound_box])
+        inner = spec.size[1] / 2 if door.wall in ("north", "south") else spec.size[0] / 2
+        outward = corners[:, :2] @ np.array([nx, ny])
+        assert outward.min() > inner - 0.01, f"the leaf of {door.id} swings out of the room"
     for window in spec.windows:
         nx, ny = _NORMALS[window.wall]
         x, y = _on_wall(spec, window.wall, window.offset + window.width / 4, 0.05)  # off the mullion
