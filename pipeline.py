@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .errors import FilmCrewError
-from .fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes, sha256_file, sha256_json
+from .fsutil import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file, sha256_json
 from .plan.io import load_plan, plan_to_json, save_plan
 from .plan.model import Plan
 from .production import Production
@@ -252,10 +251,10 @@ def _render_shots(prod: Production, plan: Plan, todo: list[_ShotWork], ranges: d
         write_shot_state(state_path, inputs_hash=work.inputs_hash, frames=shot_range.frame_count,
                          complete=False)
 
-        def on_frame(_local: int, drew: bool) -> None:
+        def on_frame(_local: int, drew: bool, shot: str = work.shot) -> None:
             nonlocal drawn
             drawn += int(drew)
-            progress.advance("render", note=work.shot)
+            progress.advance("render", note=shot)
 
         render_shot(scene=scene, shot_range=shot_range, rgb_dir=shot_dir / "rgb", keys=work.keys,
                     on_frame=on_frame)
@@ -278,7 +277,6 @@ def _write_manifest(prod: Production, plan: Plan, timeline: Timeline, cameras: d
     shots = []
     for shot_range in timeline.shots:
         pose = cameras[shot_range.shot]
-        rgb = prod.shot_dir(shot_range.shot) / "rgb"
         files = [f"shots/{shot_range.shot}/rgb/{i:04d}.png" for i in range(1, shot_range.frame_count + 1)]
         atomic_write_json(prod.shot_dir(shot_range.shot) / "camera.json",
                           {"intrinsics": _intrinsics(pose, settings.resolution),
@@ -300,7 +298,6 @@ def _write_manifest(prod: Production, plan: Plan, timeline: Timeline, cameras: d
         "resolution": list(settings.resolution), "engine": settings.engine,
         "frame_count": timeline.frame_count, "shots": shots,
     })
-    del rgb
 
 
 def _write_edit(prod: Production, plan: Plan, timeline: Timeline, work: list[_ShotWork],

@@ -11,7 +11,8 @@ from ..screenplay import Element, Screenplay
 from ..staging.sets import choose_recipe, load_recipe
 from .casting import INTRO, cast_character, character_id, collect_cast
 from .coverage import cover_scene
-from .direction import SceneBlocker, sentences
+from .action_text import sentences
+from .direction import SceneBlocker
 
 
 def _scene_cast(elements: list[Element], known: dict[str, str]) -> list[str]:

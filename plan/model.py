@@ -260,8 +260,6 @@ def _duplicates(ids: list[str]) -> list[str]:
 
 def reference_errors(plan: Plan) -> list[str]:
     """Every dangling or duplicate reference in the plan, each naming its field path."""
-    from .actions import ACTIONS
-
     errors: list[str] = []
     for label, ids in (("characters", [c.id for c in plan.characters]),
                        ("sets", [s.id for s in plan.sets]),
@@ -272,34 +270,53 @@ def reference_errors(plan: Plan) -> list[str]:
     chars = {c.id for c in plan.characters}
     sets = {s.id: s for s in plan.sets}
     for si, scene in enumerate(plan.scenes):
-        where = f"scenes[{si}]"
-        set_spec = sets.get(scene.set)
-        if set_spec is None:
-            errors.append(f"{where}.set: unknown set '{scene.set}'")
-        marks = {m.id for m in set_spec.marks} if set_spec else set()
-        props = {p.id for p in set_spec.props} if set_spec else set()
-        for ci, char in enumerate(scene.cast):
-            if char not in chars:
-                errors.append(f"{where}.cast[{ci}]: unknown character '{char}'")
-        for pi, place in enumerate(scene.start):
-            if place.character not in scene.cast:
-                errors.append(f"{where}.start[{pi}].character: '{place.character}' is not in the cast")
-            if set_spec and place.mark not in marks:
-                errors.append(f"{where}.start[{pi}].mark: unknown mark '{place.mark}' in set '{scene.set}'")
-        for bi, beat in enumerate(scene.beats):
-            bwhere = f"{where}.beats[{bi}]"
-            character = getattr(beat, "character", None)
-            if character is not None and character not in scene.cast:
-                errors.append(f"{bwhere}.character: '{character}' is not in the cast of {scene.id}")
-            if isinstance(beat, MoveBeat) and set_spec and beat.to_mark not in marks:
-                errors.append(f"{bwhere}.to_mark: unknown mark '{beat.to_mark}' in set '{scene.set}'")
-            if isinstance(beat, ActionBeat):
-                if beat.action not in ACTIONS:
-                    errors.append(f"{bwhere}.action: unknown action '{beat.action}'")
-                if beat.target and set_spec and beat.target not in marks | props | chars:
-                    errors.append(f"{bwhere}.target: unknown target '{beat.target}'")
-            if isinstance(beat, DialogueBeat) and beat.addressee and beat.addressee not in scene.cast:
-                errors.append(f"{bwhere}.addressee: '{beat.addressee}' is not in the cast")
+        errors.extend(_scene_errors(f"scenes[{si}]", scene, sets.get(scene.set), chars))
+    errors.extend(_shot_errors(plan))
+    errors.extend(_coverage_errors(plan))
+    return errors
+
+
+def _scene_errors(where: str, scene: Scene, set_spec: SetSpec | None, chars: set[str]) -> list[str]:
+    errors = []
+    if set_spec is None:
+        errors.append(f"{where}.set: unknown set '{scene.set}'")
+    marks = {m.id for m in set_spec.marks} if set_spec else set()
+    targets = marks | ({p.id for p in set_spec.props} if set_spec else set()) | chars
+    for ci, char in enumerate(scene.cast):
+        if char not in chars:
+            errors.append(f"{where}.cast[{ci}]: unknown character '{char}'")
+    for pi, place in enumerate(scene.start):
+        if place.character not in scene.cast:
+            errors.append(f"{where}.start[{pi}].character: '{place.character}' is not in the cast")
+        if set_spec and place.mark not in marks:
+            errors.append(f"{where}.start[{pi}].mark: unknown mark '{place.mark}' in set '{scene.set}'")
+    for bi, beat in enumerate(scene.beats):
+        errors.extend(_beat_errors(f"{where}.beats[{bi}]", beat, scene, marks if set_spec else None,
+                                   targets if set_spec else None))
+    return errors
+
+
+def _beat_errors(where: str, beat, scene: Scene, marks: set[str] | None, targets: set[str] | None) -> list[str]:
+    from .actions import ACTIONS
+
+    errors = []
+    character = getattr(beat, "character", None)
+    if character is not None and character not in scene.cast:
+        errors.append(f"{where}.character: '{character}' is not in the cast of {scene.id}")
+    if isinstance(beat, MoveBeat) and marks is not None and beat.to_mark not in marks:
+        errors.append(f"{where}.to_mark: unknown mark '{beat.to_mark}' in set '{scene.set}'")
+    if isinstance(beat, ActionBeat):
+        if beat.action not in ACTIONS:
+            errors.append(f"{where}.action: unknown action '{beat.action}'")
+        if beat.target and targets is not None and beat.target not in targets:
+            errors.append(f"{where}.target: unknown target '{beat.target}'")
+    if isinstance(beat, DialogueBeat) and beat.addressee and beat.addressee not in scene.cast:
+        errors.append(f"{where}.addressee: '{beat.addressee}' is not in the cast")
+    return errors
+
+
+def _shot_errors(plan: Plan) -> list[str]:
+    errors = []
     scenes = {s.id: s for s in plan.scenes}
     for hi, shot in enumerate(plan.shots):
         where = f"shots[{hi}]"
@@ -312,7 +329,6 @@ def reference_errors(plan: Plan) -> list[str]:
         for ci, subject in enumerate(shot.subjects):
             if subject not in scene.cast:
                 errors.append(f"{where}.subjects[{ci}]: '{subject}' is not in the cast of {scene.id}")
-    errors.extend(_coverage_errors(plan))
     return errors
 
 

@@ -7,7 +7,6 @@ at the shot's first frame, so pressing play in Blender plays the cut.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import bpy
@@ -57,7 +56,7 @@ def _changing_frames(values: np.ndarray, tolerance: float) -> np.ndarray:
     return np.concatenate([[0], np.nonzero(bend)[0] + 1, [count - 1]])
 
 
-def _keyframe_track(armature: bpy.types.Object, *, track, frame_count: int, seat: float) -> None:
+def _keyframe_track(armature: bpy.types.Object, *, track, frame_count: int) -> None:
     rig_objects = [armature, *armature.children]
     location = np.concatenate([track.position, np.zeros((frame_count, 1))], axis=1)
     for i in _changing_frames(location, 1e-4):
@@ -130,7 +129,7 @@ def build_scene(*, plan: Plan, timeline: Timeline, blocking: Blocking, cameras: 
         armature = build_character(kit=kit, name=character.id, appearance=character.appearance,
                                    collection=people)
         _keyframe_track(armature, track=blocking.tracks[character.id],
-                        frame_count=blocking.frame_count, seat=0.45)
+                        frame_count=blocking.frame_count)
         if progress:
             progress(f"character {character.id}")
     rig = bpy.data.collections.new("FC_Cameras")
@@ -151,8 +150,3 @@ def save_blend(path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.blend")
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp), compress=False, copy=True)
     tmp.replace(path)
-
-
-def camera_yaw_deg(pose: CameraPose) -> float:
-    forward = -np.array(pose.rotation)[:, 2]
-    return math.degrees(math.atan2(forward[1], forward[0]))

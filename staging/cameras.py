@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -98,6 +99,10 @@ def head_height(height: float, sit: float, seat: float) -> float:
     return standing + (seated - standing) * sit
 
 
+def _head_point(track, height: float, index: int) -> np.ndarray:
+    return np.array([*track.position[index], head_height(height, track.sit[index], track.seat_height[index])])
+
+
 def _subjects(blocking: Blocking, heights: dict[str, float], shot_range: ShotRange,
               ids: list[str]) -> dict[str, _Subject]:
     frames = np.arange(shot_range.start_frame - 1, shot_range.end_frame)
@@ -110,11 +115,7 @@ def _subjects(blocking: Blocking, heights: dict[str, float], shot_range: ShotRan
             continue
         mid = middle if track.present[middle] else visible[len(visible) // 2]
         height = heights.get(cid, 1.7)
-
-        def head_at(i: int) -> np.ndarray:
-            z = head_height(height, track.sit[i], track.seat_height[i])
-            return np.array([*track.position[i], z])
-
+        head_at = partial(_head_point, track, height)
         sample = visible[:: max(1, len(visible) // 12)]
         points = [head_at(i) for i in sample] + [np.array([*track.position[i], 0.0]) for i in sample]
         result[cid] = _Subject(head=head_at(mid), feet=np.array([*track.position[mid], 0.0]),

@@ -40,40 +40,32 @@ def test_register_and_unregister_leave_nothing_behind():
     assert "FILMCREW_OT_run_stage" not in dir(bpy.types)
 
 
-def test_plan_operator_runs_the_cli_stage_in_a_worker(tmp_path):
+@pytest.fixture
+def settings(tmp_path):
+    """The extension registered, with the scene's settings pointing at a fresh folder."""
     filmcrew.register()
-    try:
-        settings = bpy.context.scene.filmcrew
-        settings.screenplay = str(SAMPLE)
-        settings.output = str(tmp_path / "out")
-        assert bpy.ops.filmcrew.run_stage(stage="plan") == {"FINISHED"}
-        assert settings.status == "plan done"
-        plan = json.loads((tmp_path / "out" / "plan.json").read_text())
-        assert plan["title"] == "Second Cup"
-    finally:
-        filmcrew.unregister()
+    settings = bpy.context.scene.filmcrew
+    settings.output = str(tmp_path / "out")
+    yield settings
+    filmcrew.unregister()
 
 
-def test_operator_reports_a_missing_screenplay(tmp_path):
-    filmcrew.register()
-    try:
-        settings = bpy.context.scene.filmcrew
-        settings.screenplay = str(tmp_path / "missing.fountain")
-        settings.output = str(tmp_path / "out")
-        with pytest.raises(RuntimeError, match="Screenplay not found"):
-            bpy.ops.filmcrew.run_stage(stage="plan")
-    finally:
-        filmcrew.unregister()
+def test_plan_operator_runs_the_cli_stage_in_a_worker(settings, tmp_path):
+    settings.screenplay = str(SAMPLE)
+    assert bpy.ops.filmcrew.run_stage(stage="plan") == {"FINISHED"}
+    assert settings.status == "plan done"
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert plan["title"] == "Second Cup"
 
 
-def test_operator_shows_the_cli_error_when_the_stage_fails(tmp_path):
-    filmcrew.register()
-    try:
-        settings = bpy.context.scene.filmcrew
-        settings.output = str(tmp_path / "out")
-        (tmp_path / "out").mkdir()
-        with pytest.raises(RuntimeError, match="plan.json"):
-            bpy.ops.filmcrew.run_stage(stage="stage")
-        assert settings.status.startswith("Failed:")
-    finally:
-        filmcrew.unregister()
+def test_operator_reports_a_missing_screenplay(settings, tmp_path):
+    settings.screenplay = str(tmp_path / "missing.fountain")
+    with pytest.raises(RuntimeError, match="Screenplay not found"):
+        bpy.ops.filmcrew.run_stage(stage="plan")
+
+
+def test_operator_shows_the_cli_error_when_the_stage_fails(settings, tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(RuntimeError, match="plan.json"):
+        bpy.ops.filmcrew.run_stage(stage="stage")
+    assert settings.status.startswith("Failed:")
