@@ -10,6 +10,7 @@ from typing import Callable
 import bpy
 import numpy as np
 
+from ..console import quiet_output
 from ..errors import FilmCrewError
 from ..fsutil import atomic_copy, atomic_write_json
 from ..staging.timeline import ShotRange
@@ -89,7 +90,8 @@ def configure_render(scene: bpy.types.Scene, *, settings: RenderSettings) -> Non
 def _render_to(scene: bpy.types.Scene, target: Path) -> None:
     tmp = target.with_name(f".{target.stem}.tmp.png")
     scene.render.filepath = str(tmp)
-    bpy.ops.render.render(write_still=True)
+    with quiet_output():
+        bpy.ops.render.render(write_still=True)
     if not tmp.exists():
         raise FilmCrewError("Blender rendered no image", path=target)
     os.replace(tmp, target)

@@ -14,6 +14,7 @@ import numpy as np
 from mathutils import Matrix
 
 from ..characters.kit import load_kit
+from ..console import quiet_output
 from ..plan.model import Plan
 from ..staging.blocking import Blocking
 from ..staging.cameras import CameraPose
@@ -148,5 +149,6 @@ def build_scene(*, plan: Plan, timeline: Timeline, blocking: Blocking, cameras: 
 def save_blend(path: Path) -> None:
     """Save the session to ``path`` through a temporary name, then rename."""
     tmp = path.with_name(f".{path.stem}.tmp.blend")
-    bpy.ops.wm.save_as_mainfile(filepath=str(tmp), compress=False, copy=True)
+    with quiet_output():
+        bpy.ops.wm.save_as_mainfile(filepath=str(tmp), compress=False, copy=True)
     tmp.replace(path)
