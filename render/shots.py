@@ -15,7 +15,7 @@ import numpy as np
 from ..fsutil import sha256_json
 from ..plan.model import Plan
 from ..staging.blocking import Blocking
-from ..staging.cameras import CameraPose
+from ..staging.cameras import CameraPose, pose_at, track_row
 from ..staging.timeline import ShotRange
 
 RENDER_VERSION = 1
@@ -61,9 +61,14 @@ def shot_inputs_hash(*, plan: Plan, shot_range: ShotRange, blocking: Blocking, c
     })
 
 
-def frame_keys(*, plan: Plan, shot_range: ShotRange, blocking: Blocking) -> list[str]:
+def frame_keys(*, plan: Plan, shot_range: ShotRange, blocking: Blocking,
+               camera: CameraPose | None = None) -> list[str]:
     """A key per frame of the shot; equal neighbouring keys mean identical pictures."""
     scene = plan.scene(shot_range.scene)
     frames = np.arange(shot_range.start_frame - 1, shot_range.end_frame)
     states = _frame_states(blocking, scene.cast, frames)
-    return [sha256_json(row.round(4).tolist()) for row in states]
+    keys = []
+    for local, row in enumerate(states):
+        view = np.round(track_row(pose_at(camera, local)), 4).tolist() if camera is not None else None
+        keys.append(sha256_json([row.round(4).tolist(), view]))
+    return keys

@@ -17,7 +17,7 @@ from ..characters.kit import load_kit
 from ..console import quiet_output
 from ..plan.model import Plan
 from ..staging.blocking import Blocking
-from ..staging.cameras import CameraPose
+from ..staging.cameras import CameraPose, pose_at
 from ..staging.timeline import Timeline
 from .characters import build_character, set_posture
 from .sets import build_set, load_user_set
@@ -102,15 +102,28 @@ def _fcurves(action) -> list:
     return curves
 
 
-def _add_camera(*, shot_id: str, pose: CameraPose) -> bpy.types.Object:
+def _add_camera(*, shot_id: str, pose: CameraPose, first_frame: int) -> bpy.types.Object:
     data = bpy.data.cameras.new(f"CAM_{shot_id}")
     data.lens = pose.focal_mm
     data.sensor_width = pose.sensor_mm
     data.sensor_fit = "HORIZONTAL"
     data.clip_start = 0.05
     data.clip_end = 300.0
+    if pose.focus_m:
+        data.dof.use_dof = True
+        data.dof.focus_distance = pose.focus_m
+        data.dof.aperture_fstop = pose.fstop or 5.6
     camera = bpy.data.objects.new(f"CAM_{shot_id}", data)
     camera.matrix_world = Matrix(pose.matrix().tolist())
+    for index in range(len(pose.track or ())):
+        frame_pose = pose_at(pose, index)
+        previous = camera.rotation_euler.copy()
+        camera.matrix_world = Matrix(frame_pose.matrix().tolist())
+        camera.rotation_euler.make_compatible(previous)  # no 360-degree jumps between keys
+        camera.keyframe_insert("location", frame=first_frame + index)
+        camera.keyframe_insert("rotation_euler", frame=first_frame + index)
+        data.lens = frame_pose.focal_mm
+        data.keyframe_insert("lens", frame=first_frame + index)
     return camera
 
 
@@ -136,7 +149,8 @@ def build_scene(*, plan: Plan, timeline: Timeline, blocking: Blocking, cameras: 
     rig = bpy.data.collections.new("FC_Cameras")
     scene.collection.children.link(rig)
     for shot_range in timeline.shots:
-        camera = _add_camera(shot_id=shot_range.shot, pose=cameras[shot_range.shot])
+        camera = _add_camera(shot_id=shot_range.shot, pose=cameras[shot_range.shot],
+                             first_frame=shot_range.start_frame)
         rig.objects.link(camera)
         marker = scene.timeline_markers.new(shot_range.shot, frame=shot_range.start_frame)
         marker.camera = camera

@@ -16,6 +16,7 @@ from ..plan.model import ActionBeat, DialogueBeat, MoveBeat, Plan, Scene, SetSpe
 from .timeline import Timeline
 
 TURN_SECONDS = 0.5
+NECK_LIMIT = 80.0  # degrees the head turns from the body
 SET_SPACING = 80.0  # metres between sets on the X axis of the one Blender scene
 
 
@@ -27,6 +28,7 @@ class _Key:
     facing: float
     sit: float
     present: bool
+    gaze: float | None = None  # where the head looks (degrees); None: along the body
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Track:
     sit: np.ndarray       # (F,) 0 standing .. 1 seated
     present: np.ndarray   # (F,) bool
     seat_height: np.ndarray  # (F,) seat height of the current mark (metres)
+    gaze: np.ndarray | None = None  # (F,) degrees: where the head looks, within neck limits of facing
 
 
 @dataclass
@@ -87,7 +90,10 @@ class _SceneKeys:
 
     def key(self, cid: str, t: float, **changes) -> None:
         base = self.last(cid)
-        values = {"x": base.x, "y": base.y, "facing": base.facing, "sit": base.sit, "present": base.present}
+        values = {"x": base.x, "y": base.y, "facing": base.facing, "sit": base.sit, "present": base.present,
+                  "gaze": base.gaze}
+        if "facing" in changes and "gaze" not in changes:
+            values["gaze"] = None  # turning the body brings the head along
         values.update(changes)
         if base.t >= t - 1e-6:
             self.keys[cid][-1] = _Key(base.t, **values)
@@ -109,10 +115,15 @@ class _SceneKeys:
         """Turn a standing character towards a character or a mark."""
         point = self.target_point(target)
         key = self.last(cid)
-        if point is None or key.sit > 0.5 or not key.present:
+        if point is None or not key.present:
             return
+        angle = _angle_to((key.x, key.y), point, key.facing)
         self.key(cid, t)
-        self.key(cid, t + TURN_SECONDS, facing=_angle_to((key.x, key.y), point, key.facing))
+        if key.sit > 0.5:  # seated: only the head turns, within the neck's reach
+            offset = (angle - key.facing + 180.0) % 360.0 - 180.0
+            self.key(cid, t + TURN_SECONDS, gaze=key.facing + max(-NECK_LIMIT, min(NECK_LIMIT, offset)))
+        else:
+            self.key(cid, t + TURN_SECONDS, facing=angle)
 
     def target_point(self, target: str | None) -> tuple[float, float] | None:
         if target is None:
@@ -181,11 +192,13 @@ def _sample(keys: list[_Key], times: np.ndarray) -> tuple[np.ndarray, ...]:
     x = np.array([k.x for k in keys])
     y = np.array([k.y for k in keys])
     facing = np.unwrap(np.radians([k.facing for k in keys]))
+    gaze = np.unwrap(np.radians([k.facing if k.gaze is None else k.gaze for k in keys]))
     sit = np.array([k.sit for k in keys])
     present_idx = np.searchsorted(t, times, side="right") - 1
     present = np.array([keys[max(i, 0)].present for i in present_idx])
     return (np.stack([np.interp(times, t, x), np.interp(times, t, y)], axis=1),
-            np.degrees(np.interp(times, t, facing)), np.interp(times, t, sit), present)
+            np.degrees(np.interp(times, t, facing)), np.interp(times, t, sit), present,
+            np.degrees(np.interp(times, t, gaze)))
 
 
 def block_plan(*, plan: Plan, timeline: Timeline) -> Blocking:
@@ -210,8 +223,10 @@ def block_plan(*, plan: Plan, timeline: Timeline) -> Blocking:
             seats[cid][first:last] = keys.seat.get(cid, 0.45)
     for cid, pieces in per_char.items():
         track = Track(position=np.zeros((frames, 2)), facing=np.zeros(frames), sit=np.zeros(frames),
+                      gaze=np.zeros(frames),
                       present=np.zeros(frames, dtype=bool), seat_height=seats[cid])
-        for first, last, (pos, facing, sit, present) in pieces:
+        for first, last, (pos, facing, sit, present, gaze) in pieces:
+            track.gaze[first:last] = gaze
             track.position[first:last] = pos
             track.facing[first:last] = facing
             track.sit[first:last] = sit

@@ -30,16 +30,46 @@ WALL_MARGIN = 0.35
 
 @dataclass(frozen=True)
 class CameraPose:
+    """A shot's camera: its pose at the first frame, and per-frame rows when it moves.
+
+    A ``track`` row is 13 numbers: position (3), rotation rows (9), focal length (1).
+    """
+
     position: tuple[float, float, float]
     rotation: tuple[tuple[float, float, float], ...]  # 3x3, camera -> world
     focal_mm: float
     sensor_mm: float = SENSOR_WIDTH
+    focus_m: float | None = None  # focus distance (depth of field on the subject)
+    fstop: float | None = None
+    track: tuple[tuple[float, ...], ...] | None = None
 
     def matrix(self) -> np.ndarray:
         m = np.eye(4)
         m[:3, :3] = np.array(self.rotation)
         m[:3, 3] = self.position
         return m
+
+
+def pose_at(pose: CameraPose, index: int) -> CameraPose:
+    """The camera at frame ``index`` of its shot (clamped to the track)."""
+    if not pose.track:
+        return pose
+    row = pose.track[min(max(index, 0), len(pose.track) - 1)]
+    rotation = tuple(tuple(row[3 + 3 * r: 6 + 3 * r]) for r in range(3))
+    return CameraPose(tuple(row[:3]), rotation, row[12], pose.sensor_mm, pose.focus_m, pose.fstop)
+
+
+def camera_from_json(data: dict) -> CameraPose:
+    """A pose from its JSON form (``dataclasses.asdict`` written by the stage)."""
+    track = data.get("track")
+    return CameraPose(position=tuple(data["position"]), rotation=tuple(map(tuple, data["rotation"])),
+                      focal_mm=data["focal_mm"], sensor_mm=data.get("sensor_mm", SENSOR_WIDTH),
+                      focus_m=data.get("focus_m"), fstop=data.get("fstop"),
+                      track=tuple(map(tuple, track)) if track else None)
+
+
+def track_row(pose: CameraPose) -> tuple[float, ...]:
+    return (*pose.position, *np.array(pose.rotation).ravel().tolist(), pose.focal_mm)
 
 
 def fov(focal_mm: float, aspect: float) -> tuple[float, float]:
@@ -194,16 +224,31 @@ def _fit_distance(points: np.ndarray, centre: np.ndarray, yaw: float, focal: flo
     return float(max(needed.max(), 1.0))
 
 
-def _line_side(subjects: dict[str, _Subject], line: tuple[str, str] | None, side: float,
-               centre: np.ndarray) -> np.ndarray | None:
-    """Unit vector pointing from the action to the camera's side of the line (None: no line)."""
-    if line and line[0] in subjects and line[1] in subjects:
-        a, b = subjects[line[0]].settled, subjects[line[1]].settled
-        axis = b - a
-        if np.linalg.norm(axis) > 1e-3:
-            axis = axis / np.linalg.norm(axis)
-            return side * np.array([-axis[1], axis[0]])
-    return None
+OFF_LINE = 0.15  # metres: a camera this close to the line is on it, on neither side
+
+
+@dataclass(frozen=True)
+class LineRule:
+    """The 180-degree rule for one cut: stay on ``side`` of the line from ``a`` to ``b``."""
+
+    a: np.ndarray
+    b: np.ndarray
+    side: float
+
+    def side_of(self, position: np.ndarray) -> float:
+        axis = self.b[:2] - self.a[:2]
+        rel = np.asarray(position)[:2] - self.a[:2]
+        signed = (axis[0] * rel[1] - axis[1] * rel[0]) / (np.linalg.norm(axis) or 1.0)
+        return 0.0 if abs(signed) < OFF_LINE else math.copysign(1.0, signed)
+
+    def allows(self, position: np.ndarray) -> bool:
+        return self.side_of(position) != -self.side
+
+    def normal(self) -> np.ndarray:
+        """Unit vector from the line towards the allowed side."""
+        axis = self.b[:2] - self.a[:2]
+        axis = axis / (np.linalg.norm(axis) or 1.0)
+        return self.side * np.array([-axis[1], axis[0]])
 
 
 @dataclass
@@ -234,11 +279,31 @@ MIN_LENS = 14.0
 TURNS = (0.0, 12.0, -12.0, 25.0, -25.0, 40.0, -40.0, 55.0, -55.0, 70.0, -70.0)
 
 
+CROSSING = 1000.0
+NEUTRAL = 200.0
+
+
 def _best(candidates: list[_Candidate]) -> _Candidate:
     return min(candidates, key=lambda c: c.penalty)
 
 
-def solve_single(subject_id: str, subject: _Subject, other: np.ndarray | None, side_vec: np.ndarray | None,
+def _neutral_candidates(rule: LineRule, room: _Room, centre: np.ndarray, distance: float, height: float,
+                        focal: float, targets: list[np.ndarray], ignore: set[str]) -> list[_Candidate]:
+    """Cameras on the line itself, looking along it: the editor's way out when both sides fail."""
+    axis = rule.b[:2] - rule.a[:2]
+    axis = axis / (np.linalg.norm(axis) or 1.0)
+    foot = rule.a[:2] + axis * float((centre[:2] - rule.a[:2]) @ axis)
+    result = []
+    for sign in (1.0, -1.0):
+        candidate = _place(room, np.array([*foot, centre[2]]), sign * axis, distance, height, focal, targets,
+                           ignore, 0.0)
+        candidate.penalty += NEUTRAL
+        if rule.side_of(candidate.position) == 0.0:
+            result.append(candidate)
+    return result
+
+
+def solve_single(subject_id: str, subject: _Subject, other: np.ndarray | None, rule: LineRule | None,
                  size: str, aspect: float, room: _Room) -> CameraPose:
     """Speaker on the upper third, facing into the open side of the frame, unoccluded."""
     focal = SIZE_LENS[size]
@@ -257,16 +322,19 @@ def solve_single(subject_id: str, subject: _Subject, other: np.ndarray | None, s
     for base in (SINGLE_ANGLE, -SINGLE_ANGLE):
         for turn in TURNS:
             direction = _rotate(toward, base + turn)
-            if side_vec is not None and float(direction @ side_vec) < -0.05:
-                continue  # the other side of the line
             if float(direction @ facing_vec) < 0.1:
                 continue  # behind the subject: a single shows the face
             candidate = _place(room, subject.head, direction, distance, subject.head[2] - 0.08, focal,
                                [subject.head], {subject_id}, turn)
+            if rule is not None and not rule.allows(candidate.position):
+                candidate.penalty += CROSSING  # crossing the line is the last resort
             candidates.append(candidate)
     if not candidates:
         candidates.append(_place(room, subject.head, facing_vec, distance, subject.head[2] - 0.08, focal,
                                  [subject.head], {subject_id}, 0.0))
+    if rule is not None and min(c.penalty for c in candidates) >= CROSSING:
+        candidates += _neutral_candidates(rule, room, subject.head, distance, subject.head[2] - 0.08, focal,
+                                          [subject.head], {subject_id})
     best = _best(candidates)
     right = np.array([-(best.position[1] - subject.head[1]), best.position[0] - subject.head[0]])
     looks_right = float(facing_vec @ right) < 0  # screen right is the camera's right
@@ -293,7 +361,7 @@ def _fit_points(subjects: dict[str, _Subject], size: str) -> np.ndarray:
     return np.concatenate([s.points for s in subjects.values()])
 
 
-def solve_wide(subjects: dict[str, _Subject], side_vec: np.ndarray | None, size: str, aspect: float,
+def solve_wide(subjects: dict[str, _Subject], rule: LineRule | None, size: str, aspect: float,
                room: _Room, height: float, preferred: np.ndarray | None = None) -> CameraPose:
     """Fit the subjects from the camera's side of the line, slightly from above, unoccluded."""
     points = _fit_points(subjects, size)
@@ -301,17 +369,22 @@ def solve_wide(subjects: dict[str, _Subject], side_vec: np.ndarray | None, size:
     centre[2] = max(centre[2], 0.9)
     focal = SIZE_LENS.get(size, 28.0)
     if preferred is None:
-        preferred = side_vec if side_vec is not None else _front(subjects)
+        preferred = rule.normal() if rule is not None else _front(subjects)
     swing = 25.0 if size in ("LS", "ELS") else 10.0
     heads = [s.head for s in subjects.values()]
+    longest = 1.0
     candidates = []
     for turn in TURNS:
         direction = _rotate(preferred, swing + turn)
-        if side_vec is not None and float(direction @ side_vec) < 0.05:
-            continue
         yaw = math.atan2(-direction[1], -direction[0])
         distance = _fit_distance(points, centre, yaw, focal, aspect)
-        candidates.append(_place(room, centre, direction, distance, height, focal, heads, set(subjects), turn))
+        longest = max(longest, distance)
+        candidate = _place(room, centre, direction, distance, height, focal, heads, set(subjects), turn)
+        if rule is not None and not rule.allows(candidate.position):
+            candidate.penalty += CROSSING
+        candidates.append(candidate)
+    if rule is not None and min(c.penalty for c in candidates) >= CROSSING:
+        candidates += _neutral_candidates(rule, room, centre, longest, height, focal, heads, set(subjects))
     best = _best(candidates)
     focal = _lens_for_points(points, best.position, centre, aspect, best.focal)
     return aim_at(best.position, centre, (0.0, 0.0), focal, aspect)
@@ -326,6 +399,49 @@ def _lens_for_points(points: np.ndarray, position: np.ndarray, centre: np.ndarra
         if np.all(np.abs(ndc[:, :2]) <= 0.92) and np.all(ndc[:, 2] > 0.2):
             return float(candidate)
     return 12.0
+
+
+FSTOP = {"ECU": 2.0, "CU": 2.0, "MCU": 2.8, "MS": 4.0, "MLS": 5.6, "FS": 8.0, "LS": 11.0, "ELS": 16.0}
+DUTCH_DEGREES = 12.0
+
+
+def apply_angle(pose: CameraPose, *, angle: str, target: np.ndarray, aspect: float,
+                ceiling: float | None) -> CameraPose:
+    """Raise, lower or roll a solved camera, keeping ``target`` where it was on screen."""
+    if angle == "eye":
+        return pose
+    x, y, _ = project(pose, target[None], aspect)[0]
+    screen = (float(np.clip(x, -0.8, 0.8)), float(np.clip(y, -0.8, 0.8)))
+    position = np.array(pose.position)
+    top = (ceiling - 0.25) if ceiling else None
+    if angle == "high":
+        position[2] = target[2] + 0.9
+    elif angle == "low":
+        position[2] = max(0.35, target[2] - 0.9)
+    elif angle == "overhead":
+        position[:2] = target[:2] + (position[:2] - target[:2]) * 0.35
+        position[2] = target[2] + 2.2
+    if top is not None:
+        position[2] = min(position[2], top)
+    if angle == "dutch":
+        forward = -np.array(pose.rotation)[:, 2]
+        roll = math.radians(DUTCH_DEGREES)
+        rotation = _axis_rotation(forward, roll) @ np.array(pose.rotation)
+        return CameraPose(pose.position, tuple(map(tuple, rotation)), pose.focal_mm, pose.sensor_mm)
+    return aim_at(position, target, screen, pose.focal_mm, aspect)
+
+
+def _axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    axis = axis / np.linalg.norm(axis)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+
+
+def with_focus(pose: CameraPose, *, subject: np.ndarray, size: str) -> CameraPose:
+    """Depth of field on the subject: focus at its head, aperture by shot size."""
+    distance = float(np.linalg.norm(subject - np.array(pose.position)))
+    return CameraPose(pose.position, pose.rotation, pose.focal_mm, pose.sensor_mm,
+                      focus_m=round(distance, 3), fstop=FSTOP.get(size, 5.6), track=pose.track)
 
 
 def main_line(plan: Plan, scene_id: str) -> tuple[str, str] | None:
@@ -344,26 +460,28 @@ def main_line(plan: Plan, scene_id: str) -> tuple[str, str] | None:
     return (a, b) if scene.cast.index(a) < scene.cast.index(b) else (b, a)
 
 
-def solve_shot(*, plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Blocking,
-               heights: dict[str, float], side: float) -> CameraPose:
-    """The camera for one shot."""
+FOLLOWING = ("follow", "pan", "tilt", "truck")
+
+
+def _framing(plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Blocking, heights: dict[str, float],
+             rule: LineRule | None, room_set: tuple[SetSpec, tuple[float, float]]) -> tuple[CameraPose, np.ndarray]:
+    """The first-frame pose for the shot's framing, size and line side, and the point it is about."""
+    set_spec, offset = room_set
     scene = plan.scene(shot.scene)
-    set_spec = plan.set(scene.set)
-    offset = blocking.set_offsets[scene.set]
     aspect = plan.resolution[0] / plan.resolution[1]
-    line = main_line(plan, scene.id)
     everyone = _subjects(blocking, heights, shot_range, scene.cast)
+    if shot.movement in FOLLOWING:  # a moving camera frames where the subject starts
+        opening = ShotRange(shot_range.shot, shot_range.scene, shot_range.start_frame,
+                            min(shot_range.end_frame, shot_range.start_frame + 2))
+        everyone = _subjects(blocking, heights, opening, scene.cast) or everyone
     framed = {c: everyone[c] for c in shot.subjects if c in everyone} or everyone
-    centre = np.mean([s.head for s in everyone.values()], axis=0) if everyone else np.array([*offset, 1.0])
-    side_vec = _line_side(everyone, line, side, centre)
     room = _room_for(set_spec, offset, everyone)
-    if shot.framing == "single" and len(framed) == 1 and shot.size in SIZE_SPAN:
+    if shot.framing in ("single", "pov", "insert") and len(framed) == 1 and shot.size in SIZE_SPAN:
         cid, subject = next(iter(framed.items()))
-        beat = plan.scene(shot.scene).beats[shot.first_beat]
-        other_id = getattr(beat, "addressee", None) or next(
-            (c for c in everyone if c != cid), None)
+        beat = scene.beats[shot.first_beat]
+        other_id = getattr(beat, "addressee", None) or next((c for c in everyone if c != cid), None)
         other = everyone[other_id].head if other_id in everyone else None
-        return solve_single(cid, subject, other, side_vec, shot.size, aspect, room)
+        return solve_single(cid, subject, other, rule, shot.size, aspect, room), subject.head
     targets = framed if shot.framing != "establishing" else everyone
     if not targets:
         targets = {"_": _Subject(np.array([*offset, 1.6]), np.array([*offset, 0.0]), 90.0,
@@ -371,33 +489,127 @@ def solve_shot(*, plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Block
     height = 2.1 if shot.framing == "establishing" else 1.55
     size = shot.size if shot.size in SIZE_LENS else "LS"
     preferred = _front(targets) if shot.framing == "single" else None
-    return solve_wide(targets, side_vec, size, aspect, room, height, preferred)
+    pose = solve_wide(targets, rule, size, aspect, room, height, preferred)
+    return pose, np.mean([t.head for t in targets.values()], axis=0)
 
 
-def choose_side(plan: Plan, scene_id: str, blocking: Blocking, heights: dict[str, float],
-                timeline: Timeline) -> float:
-    """The side of the line with more room for cameras (interiors) or +1 (exteriors)."""
-    scene = plan.scene(scene_id)
+def _subject_heads(blocking: Blocking, heights: dict[str, float], shot_range: ShotRange,
+                   ids: list[str]) -> np.ndarray:
+    """(F, 3) mean head of the shot's subjects per frame, holding the last seen place."""
+    frames = np.arange(shot_range.start_frame - 1, shot_range.end_frame)
+    heads = np.zeros((len(frames), 3))
+    for k, frame in enumerate(frames):
+        seen = [_head_point(blocking.tracks[c], heights.get(c, 1.7), frame) for c in ids
+                if blocking.tracks[c].present[frame]]
+        heads[k] = np.mean(seen, axis=0) if seen else (heads[k - 1] if k else np.zeros(3))
+    first_seen = next((k for k in range(len(frames)) if heads[k].any()), 0)
+    heads[:first_seen] = heads[first_seen]
+    return heads
+
+
+def solve_shot(*, plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Blocking,
+               heights: dict[str, float], rule: LineRule | None) -> CameraPose:
+    """The camera for one shot: framing, then angle, movement and focus."""
+    from .moves import camera_track
+
+    scene = plan.scene(shot.scene)
     set_spec = plan.set(scene.set)
-    first = next(r for r in timeline.shots if r.scene == scene_id)
-    subjects = _subjects(blocking, heights, first, scene.cast)
-    line = main_line(plan, scene_id)
-    if not subjects or not set_spec.interior:
-        return 1.0
-    centre = np.mean([s.feet for s in subjects.values()], axis=0)
-    room = _room_for(set_spec, blocking.set_offsets[scene.set], subjects)
+    offset = blocking.set_offsets[scene.set]
+    aspect = plan.resolution[0] / plan.resolution[1]
+    pose, target = _framing(plan, shot, shot_range, blocking, heights, rule, (set_spec, offset))
+    pose = apply_angle(pose, angle=shot.angle, target=target, aspect=aspect,
+                       ceiling=set_spec.size[2] if set_spec.interior else None)
+    subjects = [c for c in shot.subjects if c in blocking.tracks] or list(scene.cast)
+    heads = _subject_heads(blocking, heights, shot_range, subjects)
+    room = _room_for(set_spec, offset, {})
+    pose = camera_track(base=pose, movement=shot.movement, heads=heads, aspect=aspect, fps=plan.fps,
+                        seed=sum(map(ord, shot.id)), bounds=lambda p: _inside(room, p))
+    return with_focus(pose, subject=heads[0], size=shot.size)
 
-    def reach(side: float) -> float:
-        vec = _line_side(subjects, line, side, centre)
-        return 0.0 if vec is None else room.room_along(centre[:2], vec)
-    return 1.0 if reach(1.0) >= reach(-1.0) else -1.0
+
+def _inside(room: _Room, position: np.ndarray) -> np.ndarray:
+    """Clamp a moving camera inside an interior's walls (exteriors are open)."""
+    if not room.set_spec.interior:
+        return position
+    half = np.array(room.set_spec.size[:2]) / 2.0 - WALL_MARGIN
+    clamped = position.copy()
+    clamped[:2] = np.clip(position[:2], room.offset - half, room.offset + half)
+    clamped[2] = min(max(clamped[2], 0.3), room.set_spec.size[2] - WALL_MARGIN)
+    return clamped
+
+
+def cut_line(plan: Plan, previous: Shot | None, shot: Shot) -> tuple[str, str] | None:
+    """The line a cut into ``shot`` must respect: between the people the two shots are about.
+
+    Shot/reverse-shot of A then B: the A-B line. A single after a wider shot: the line between
+    the single's subject and whom they address. Otherwise the scene's main line.
+    """
+    if previous is not None and previous.scene == shot.scene:
+        before = previous.subjects[0] if len(previous.subjects) == 1 else None
+        after = shot.subjects[0] if len(shot.subjects) == 1 else None
+        if before and after and before != after:
+            return before, after
+        single = after or before
+        beat = plan.scene(shot.scene).beats[shot.first_beat]
+        other = getattr(beat, "addressee", None)
+        if single and other and other != single:
+            return single, other
+    return main_line(plan, shot.scene)
+
+
+def _heads_at(blocking: Blocking, heights: dict[str, float], ids: tuple[str, str], frame: int) -> list | None:
+    index = frame - 1
+    if not all(blocking.tracks[c].present[index] for c in ids):
+        return None
+    return [_head_point(blocking.tracks[c], heights.get(c, 1.7), index) for c in ids]
+
+
+def line_rule_at(*, plan: Plan, blocking: Blocking, heights: dict[str, float], previous: Shot | None,
+                 shot: Shot, frame: int, previous_pose: CameraPose | None) -> LineRule | None:
+    """The rule for cutting into ``shot`` at ``frame``: the side the previous camera was on."""
+    line = cut_line(plan, previous, shot)
+    heads = _heads_at(blocking, heights, line, frame) if line else None
+    if heads is None or previous_pose is None:
+        return None
+    rule = LineRule(heads[0], heads[1], 1.0)
+    side = rule.side_of(np.array(previous_pose.position))
+    return LineRule(heads[0], heads[1], side) if side else None
+
+
+def _opening_rule(plan: Plan, scene_id: str, blocking: Blocking, heights: dict[str, float],
+                  timeline: Timeline) -> LineRule | None:
+    """A scene's first shot: the side of its main line with more room for cameras."""
+    scene = plan.scene(scene_id)
+    first = next(r for r in timeline.shots if r.scene == scene_id)
+    line = main_line(plan, scene_id)
+    subjects = _subjects(blocking, heights, first, scene.cast)
+    if not line or not all(c in subjects for c in line):
+        return None
+    a, b = subjects[line[0]].settled, subjects[line[1]].settled
+    if np.linalg.norm(b - a) < 1e-3:
+        return None
+    room = _room_for(plan.set(scene.set), blocking.set_offsets[scene.set], subjects)
+    centre = (a + b) / 2.0
+    reach = {side: room.room_along(centre, LineRule(a, b, side).normal()) for side in (1.0, -1.0)}
+    return LineRule(a, b, 1.0 if reach[1.0] >= reach[-1.0] else -1.0)
 
 
 def solve_cameras(*, plan: Plan, timeline: Timeline, blocking: Blocking,
                   heights: dict[str, float]) -> dict[str, CameraPose]:
-    """A camera pose per shot id."""
-    sides = {s.id: choose_side(plan, s.id, blocking, heights, timeline) for s in plan.scenes}
+    """A camera pose per shot id, solved in cut order so every cut keeps its line."""
     ranges = {r.shot: r for r in timeline.shots}
-    return {shot.id: solve_shot(plan=plan, shot=shot, shot_range=ranges[shot.id], blocking=blocking,
-                                heights=heights, side=sides[shot.scene])
-            for shot in plan.shots}
+    cameras: dict[str, CameraPose] = {}
+    previous: Shot | None = None
+    for shot in plan.shots:
+        shot_range = ranges[shot.id]
+        if previous is None or previous.scene != shot.scene:
+            rule = _opening_rule(plan, shot.scene, blocking, heights, timeline)
+            previous = None
+        else:
+            before = pose_at(cameras[previous.id], ranges[previous.id].frame_count - 1)
+            rule = line_rule_at(plan=plan, blocking=blocking, heights=heights, previous=previous, shot=shot,
+                                frame=shot_range.start_frame, previous_pose=before)
+        cameras[shot.id] = solve_shot(plan=plan, shot=shot, shot_range=shot_range, blocking=blocking,
+                                      heights=heights, rule=rule)
+        previous = shot
+    return cameras

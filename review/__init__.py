@@ -1,0 +1,1 @@
+"""Reviewing a production: continuity and framing checks, the storyboard."""

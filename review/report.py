@@ -1,0 +1,69 @@
+"""`filmcrew check`: run the checks on a production folder, print them, merge report.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..fsutil import atomic_write_json
+from ..plan.io import load_plan
+from ..production import Production
+from ..staging.timeline import build_timeline
+from .continuity import Report, check_production
+
+
+def _heights(prod: Production, plan) -> dict[str, float]:
+    from ..characters.kit import kit_path, load_kit
+
+    heights = {}
+    for character in plan.characters:
+        path = kit_path(appearance=character.appearance, cache_dir=prod.characters)
+        if path.exists():
+            heights[character.id] = float(load_kit(path).height_m)
+    return heights
+
+
+def merge_report(path: Path, figures: dict) -> dict:
+    """Update report.json section by section, keeping what other stages wrote."""
+    try:
+        report = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        report = {}
+    for key, value in figures.items():
+        if isinstance(value, dict) and isinstance(report.get(key), dict):
+            report[key].update(value)
+        else:
+            report[key] = value
+    atomic_write_json(path, report)
+    return report
+
+
+def check_folder(*, out: Path) -> Report:
+    """Check a staged production folder and merge the figures into its report.json."""
+    from ..pipeline import load_cameras, load_staging
+
+    prod = Production(out)
+    plan = load_plan(prod.require(prod.plan, stage="plan"))
+    prod.require(prod.staging, stage="stage")
+    timeline = build_timeline(plan)
+    report = check_production(plan=plan, timeline=timeline, blocking=load_staging(prod.staging),
+                              cameras=load_cameras(prod.require(prod.cameras, stage="stage")),
+                              heights=_heights(prod, plan))
+    merge_report(prod.path("report.json"), report.as_json())
+    return report
+
+
+def human_report(report: Report) -> str:
+    """The findings, one per line, then the figures."""
+    figures = report.as_json()
+    lines = [f"{'/'.join(f.shots)}: {f.kind}: {f.detail}" for f in report.findings]
+    continuity = figures["continuity"]
+    lines.append(f"continuity: {continuity['line_violations']} line violation(s), "
+                 f"{continuity['jump_cuts']} jump cut(s), {continuity['direction_flips']} direction flip(s)")
+    framing = figures["framing"]
+    if "speaker_visibility" in framing:
+        lines.append(f"framing: speakers visible {framing['speaker_visibility']:.1%} of their line frames")
+    if "head_error_mean" in framing:
+        lines.append(f"framing: mean head error {framing['head_error_mean']:.3f} of frame height")
+    lines.append(f"cameras inside walls or props: {figures['cameras']['inside_geometry']}")
+    return "\n".join(lines)
