@@ -21,6 +21,11 @@ class _Unit:
     size: str
     subjects: list[str] = field(default_factory=list)
     rationale: str = ""
+    movement: str = "static"
+
+
+LONG_WALK_SECONDS = 3.0   # a single's walk longer than this is followed by the camera
+MONOLOGUE_SECONDS = 5.0   # a line longer than this gets a slow push in
 
 
 def _opening_end(scene: Scene) -> int:
@@ -56,18 +61,28 @@ def _units(scene: Scene, exterior: bool) -> list[_Unit]:
                 last += 1
             size = "MS" if not any(u.framing == "single" and u.subjects == [beat.character]
                                    for u in units) else "MCU"
+            long_line = beat.duration >= MONOLOGUE_SECONDS
             units.append(_Unit(index, last, "single", size, [beat.character],
-                               f"{beat.character} speaks: cover the line on the speaker"))
+                               f"{beat.character} speaks: cover the line on the speaker"
+                               + ("; a long line earns a slow push in" if long_line else ""),
+                               "dolly_in" if long_line else "static"))
             index = last + 1
         elif isinstance(beat, MoveBeat):
             movers, last = _movers(scene, index)
             framing, size = ("single", "FS") if len(movers) == 1 else ("group", "LS")
+            follow = len(movers) == 1 and beat.duration >= LONG_WALK_SECONDS
             units.append(_Unit(index, last, framing, size, movers,
-                               "a move: frame wide enough to follow it"))
+                               "a long walk: the camera goes with them" if follow
+                               else "a move: frame wide enough to see all of it",
+                               "follow" if follow else "static"))
             index = last + 1
         elif isinstance(beat, ActionBeat) and beat.action in ("give", "take", "point") and beat.target in scene.cast:
             units.append(_Unit(index, index, "two_shot", "MS", [beat.character, beat.target],
                                f"{beat.action}: both people in frame"))
+            index += 1
+        elif isinstance(beat, ActionBeat) and beat.action == "point" and beat.target:
+            units.append(_Unit(index, index, "pov", "LS", [beat.character],
+                               f"{beat.character} points: show what they see, from their eyes"))
             index += 1
         else:
             _attach(units, scene, index)
@@ -99,6 +114,8 @@ def _merge(units: list[_Unit]) -> list[_Unit]:
                 abs(SIZE_ORDER.index(previous.size) - SIZE_ORDER.index(unit.size)) < 2:
             previous.last = unit.last
             previous.size = max(previous.size, unit.size, key=SIZE_ORDER.index)
+            if previous.movement == "static":
+                previous.movement = unit.movement
             continue
         merged.append(unit)
     return merged
@@ -110,5 +127,5 @@ def cover_scene(*, scene: Scene, scene_number: int, exterior: bool) -> list[Shot
     for n, unit in enumerate(_merge(_units(scene, exterior)), start=1):
         shots.append(Shot(id=f"S{scene_number:02d}_{n:03d}", scene=scene.id, first_beat=unit.first,
                           last_beat=unit.last, framing=unit.framing, size=unit.size,
-                          subjects=unit.subjects, rationale=unit.rationale))
+                          movement=unit.movement, subjects=unit.subjects, rationale=unit.rationale))
     return shots

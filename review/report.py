@@ -10,6 +10,7 @@ from ..plan.io import load_plan
 from ..production import Production
 from ..staging.timeline import build_timeline
 from .continuity import Report, check_production
+from .storyboard import write_storyboard
 
 
 def _heights(prod: Production, plan) -> dict[str, float]:
@@ -50,6 +51,7 @@ def check_folder(*, out: Path) -> Report:
                               cameras=load_cameras(prod.require(prod.cameras, stage="stage")),
                               heights=_heights(prod, plan))
     merge_report(prod.path("report.json"), report.as_json())
+    write_storyboard(plan=plan, timeline=timeline, root=prod.root)
     return report
 
 

@@ -288,7 +288,8 @@ def _best(candidates: list[_Candidate]) -> _Candidate:
 
 
 def _neutral_candidates(rule: LineRule, room: _Room, centre: np.ndarray, distance: float, height: float,
-                        focal: float, targets: list[np.ndarray], ignore: set[str]) -> list[_Candidate]:
+                        focal: float, targets: list[np.ndarray], ignore: set[str],
+                        face: np.ndarray | None = None) -> list[_Candidate]:
     """Cameras on the line itself, looking along it: the editor's way out when both sides fail."""
     axis = rule.b[:2] - rule.a[:2]
     axis = axis / (np.linalg.norm(axis) or 1.0)
@@ -298,6 +299,8 @@ def _neutral_candidates(rule: LineRule, room: _Room, centre: np.ndarray, distanc
         candidate = _place(room, np.array([*foot, centre[2]]), sign * axis, distance, height, focal, targets,
                            ignore, 0.0)
         candidate.penalty += NEUTRAL
+        if face is not None and float(sign * axis @ face) < 0.1:
+            candidate.penalty += 300.0  # behind the subject's head: a single must see the face
         if rule.side_of(candidate.position) == 0.0:
             result.append(candidate)
     return result
@@ -334,7 +337,7 @@ def solve_single(subject_id: str, subject: _Subject, other: np.ndarray | None, r
                                  [subject.head], {subject_id}, 0.0))
     if rule is not None and min(c.penalty for c in candidates) >= CROSSING:
         candidates += _neutral_candidates(rule, room, subject.head, distance, subject.head[2] - 0.08, focal,
-                                          [subject.head], {subject_id})
+                                          [subject.head], {subject_id}, face=facing_vec)
     best = _best(candidates)
     right = np.array([-(best.position[1] - subject.head[1]), best.position[0] - subject.head[0]])
     looks_right = float(facing_vec @ right) < 0  # screen right is the camera's right
@@ -476,6 +479,8 @@ def _framing(plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Blocking, 
         everyone = _subjects(blocking, heights, opening, scene.cast) or everyone
     framed = {c: everyone[c] for c in shot.subjects if c in everyone} or everyone
     room = _room_for(set_spec, offset, everyone)
+    if shot.framing == "pov" and len(framed) == 1:
+        return _point_of_view(plan, shot, next(iter(framed.values())), set_spec, offset, aspect)
     if shot.framing in ("single", "pov", "insert") and len(framed) == 1 and shot.size in SIZE_SPAN:
         cid, subject = next(iter(framed.items()))
         beat = scene.beats[shot.first_beat]
@@ -491,6 +496,26 @@ def _framing(plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Blocking, 
     preferred = _front(targets) if shot.framing == "single" else None
     pose = solve_wide(targets, rule, size, aspect, room, height, preferred)
     return pose, np.mean([t.head for t in targets.values()], axis=0)
+
+
+def _point_of_view(plan: Plan, shot: Shot, subject: _Subject, set_spec: SetSpec, offset: tuple[float, float],
+                   aspect: float) -> tuple[CameraPose, np.ndarray]:
+    """From the subject's eyes towards what the shot's first action points or looks at."""
+    scene = plan.scene(shot.scene)
+    target_id = next((getattr(b, "target", None) for b in scene.beats[shot.first_beat:shot.last_beat + 1]
+                      if getattr(b, "target", None)), None)
+    marks = {m.id: m.position for m in set_spec.marks} | {p.id: p.position[:2] for p in set_spec.props}
+    face = math.radians(subject.facing)
+    if target_id in marks:
+        goal = np.array([*(np.array(marks[target_id]) + np.array(offset)), subject.head[2] - 0.1])
+    else:
+        goal = subject.head + np.array([math.cos(face), math.sin(face), 0.0]) * 5.0
+    direction = goal - subject.head
+    direction[2] = 0.0
+    direction /= np.linalg.norm(direction) or 1.0
+    eye = subject.head + direction * 0.25 + np.array([0.0, 0.0, 0.02])  # just past the head
+    ahead = eye + direction * 10.0  # look along the line of sight, level
+    return aim_at(eye, ahead, (0.0, 0.0), SIZE_LENS["MLS"], aspect), goal
 
 
 def _subject_heads(blocking: Blocking, heights: dict[str, float], shot_range: ShotRange,
