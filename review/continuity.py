@@ -23,7 +23,7 @@ import numpy as np
 
 from ..plan.model import SIZES, DialogueBeat, Plan
 from ..staging.blocking import Blocking
-from ..staging.cameras import CameraPose, LineRule, _room_for, _Subject, cut_line, head_height, pose_at, project
+from ..staging.cameras import CameraPose, LineRule, _room_for, cut_line, head_height, pose_at, project
 from ..staging.timeline import ShotRange, Timeline
 
 JUMP_ANGLE = 30.0
@@ -151,8 +151,7 @@ def _speaker_visibility(report: Report, stage: _Stage, plan: Plan, timeline: Tim
         for frame in range(shot_range.start_frame, shot_range.end_frame + 1):
             shot_of[frame] = shot_range
     for scene in plan.scenes:
-        set_spec = plan.set(scene.set)
-        offset = stage.blocking.set_offsets[scene.set]
+        empty_room = _room_for(plan.set(scene.set), stage.blocking.set_offsets[scene.set], {})
         for index, beat in enumerate(scene.beats):
             if not isinstance(beat, DialogueBeat):
                 continue
@@ -161,9 +160,8 @@ def _speaker_visibility(report: Report, stage: _Stage, plan: Plan, timeline: Tim
             for frame in range(first, last + 1):
                 shot_range = shot_of[frame]
                 pose = pose_at(cameras[shot_range.shot], frame - shot_range.start_frame)
-                others = {c: _Subject(stage.head(c, frame), np.zeros(3), 0.0, np.zeros((1, 3)), np.zeros(2))
-                          for c in scene.cast if stage.present(c, frame)}
-                room = _room_for(set_spec, offset, others)
+                room = empty_room.with_people([(c, stage.head(c, frame)[:2], float(stage.head(c, frame)[2]))
+                                               for c in scene.cast if stage.present(c, frame)])
                 head = stage.head(beat.character, frame)
                 x, y, depth = project(pose, head[None], aspect)[0]
                 seen = depth > 0.1 and abs(x) <= 1.0 and abs(y) <= 1.0 and \

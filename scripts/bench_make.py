@@ -57,7 +57,7 @@ def main() -> None:
     shared = REPO.parent / "shared" / "screenplays"
     screenplays = args.screenplays or sorted((shared if shared.exists() else REPO / "assets" / "samples").glob("*.fountain"))
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench_make."))
-    print(f"resolution {resolution[0]}x{resolution[1]}, Cycles 16 samples (default), folders in {base}")
+    print(f"resolution {resolution[0]}x{resolution[1]}, Cycles at the default samples, folders in {base}")
     print(f"{'screenplay':28} {'frames':>6} {'drawn':>6} {'plan s':>7} {'stage s':>8} {'render s':>9} "
           f"{'frames/s':>9} {'wall s':>7} {'rerun s':>8}")
     for screenplay in screenplays:

@@ -185,7 +185,7 @@ class _Room:
         samples = camera + (target - camera) * np.linspace(0.05, 0.92, 40)[:, None]
         for corners, top in self.props:
             low = samples[samples[:, 2] < top]
-            if len(low) and any(distance_to_footprint(corners, p[:2]) < 0.0 for p in low):
+            if len(low) and _inside_convex(corners, low[:, :2]).any():
                 return True
         for cid, xy, head in self.people:
             if cid in ignore:
@@ -194,6 +194,17 @@ class _Room:
             if np.any(near & (samples[:, 2] < head + 0.15)):
                 return True
         return False
+
+    def with_people(self, people: list[tuple[str, np.ndarray, float]]) -> "_Room":
+        return _Room(self.set_spec, self.offset, self.props, people)
+
+
+def _inside_convex(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N,) True where points lie inside a convex polygon given counter-clockwise."""
+    edges = np.roll(corners, -1, axis=0) - corners
+    rel = points[:, None, :] - corners[None, :, :]
+    cross = edges[None, :, 0] * rel[:, :, 1] - edges[None, :, 1] * rel[:, :, 0]
+    return np.all(cross > 0, axis=1)
 
 
 PERSON_RADIUS = 0.3
