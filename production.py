@@ -15,7 +15,7 @@ MARKER = ".filmcrew"
 OWN_NAMES = {MARKER, "screenplay.fountain", "screenplay.pdf", "plan.json", "scene.blend", "shots",
              "manifest.json", "animatic.mp4", "subtitles.srt", "timeline.otio", "report.json",
              "refined", "film.mp4", "characters", "staging.npz", "cameras.json", "storyboard.png",
-             "agents"}
+             "agents", "audio"}
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,22 @@ class Production:
         state = self.load_state()
         state[stage] = inputs_hash
         atomic_write_json(self.state_path, state)
+
+
+def merge_report(path: Path, sections: dict) -> dict:
+    """Update report.json section by section, keeping every key other stages wrote."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        report = {}
+    except json.JSONDecodeError as exc:  # never paper over someone's report with a fresh one
+        raise OutputError(f"not valid JSON (line {exc.lineno}); fix or remove it", path=path) from None
+    if not isinstance(report, dict):
+        raise OutputError("must hold a JSON object", path=path)
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(report.get(key), dict):
+            report[key].update(value)
+        else:
+            report[key] = value
+    atomic_write_json(path, report)
+    return report

@@ -26,7 +26,7 @@ class FILMCREW_OT_run_stage(bpy.types.Operator):
     _worker: Worker | None = None
     _timer = None
 
-    def _command(self, context) -> list[str] | None:
+    def _command(self, context) -> tuple[list[str], dict[str, str]] | None:
         settings = context.scene.filmcrew
         prefs = _prefs(context)
         output = bpy.path.abspath(settings.output)
@@ -47,7 +47,7 @@ class FILMCREW_OT_run_stage(bpy.types.Operator):
             return {"CANCELLED"}
         if not bpy.app.background:
             return self.invoke(context, None)
-        worker = Worker(command)  # background Blender: nobody to keep responsive
+        worker = Worker(*command)  # background Blender: nobody to keep responsive
         worker.start()
         worker.process.wait()
         worker.finish()
@@ -57,7 +57,7 @@ class FILMCREW_OT_run_stage(bpy.types.Operator):
         command = self._command(context)
         if command is None:
             return {"CANCELLED"}
-        self._worker = Worker(command)
+        self._worker = Worker(*command)
         self._worker.start()
         context.scene.filmcrew.running = True
         self._timer = context.window_manager.event_timer_add(0.25, window=context.window)

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from ..child import module_command
 
 _PERCENT = re.compile(r"(\w+):\s+(\d+)%")
-PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
-def stage_command(*, python: str, stage: str, screenplay: str, output: str, engine: str) -> list[str]:
-    """The ``filmcrew`` command line for a stage, as the CLI would be called."""
-    cmd = [python or sys.executable, "-m", "filmcrew.cli", stage]
+def stage_command(*, python: str, stage: str, screenplay: str, output: str,
+                  engine: str) -> tuple[list[str], dict[str, str]]:
+    """The ``filmcrew`` command line (and environment) for a stage, as the CLI would be called."""
+    cmd, env = module_command("cli", python=python or None)
+    cmd.append(stage)
     if stage in ("make", "plan"):
         cmd += [screenplay, "--out", output]
     else:
         cmd += [output]
     if stage in ("make", "render"):
         cmd += ["--engine", engine]
-    return cmd
+    return cmd, env
 
 
 @dataclass
@@ -31,17 +31,14 @@ class Worker:
     """A stage running in a child process; ``poll`` never blocks."""
 
     command: list[str]
+    env: dict[str, str] | None = None
     process: subprocess.Popen | None = None
     lines: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
 
     def start(self) -> None:
-        env = dict(os.environ)
-        # Inside Blender the extension lives in a repository folder: make `filmcrew` importable.
-        if (PACKAGE_PARENT / "filmcrew").is_dir():
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(self.command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        env=env, text=True, bufsize=1)
+                                        env=self.env, text=True, bufsize=1)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

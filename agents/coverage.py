@@ -25,7 +25,7 @@ class _Unit:
 
 
 LONG_WALK_SECONDS = 3.0   # a single's walk longer than this is followed by the camera
-MONOLOGUE_SECONDS = 5.0   # a line longer than this gets a slow push in
+MONOLOGUE_WORDS = 14      # a line this long (about 5 s spoken) gets a slow push in
 
 
 def _opening_end(scene: Scene) -> int:
@@ -61,7 +61,7 @@ def _units(scene: Scene, exterior: bool) -> list[_Unit]:
                 last += 1
             size = "MS" if not any(u.framing == "single" and u.subjects == [beat.character]
                                    for u in units) else "MCU"
-            long_line = beat.duration >= MONOLOGUE_SECONDS
+            long_line = len(beat.text.split()) >= MONOLOGUE_WORDS  # words, not seconds: voices retime lines
             units.append(_Unit(index, last, "single", size, [beat.character],
                                f"{beat.character} speaks: cover the line on the speaker"
                                + ("; a long line earns a slow push in" if long_line else ""),

@@ -19,7 +19,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..child import module_command
 from ..errors import FilmCrewError
 from ..fsutil import atomic_write_bytes
 from ..plan.model import Appearance
@@ -195,14 +195,8 @@ def ensure_kits(*, appearances: dict[str, Appearance], cache_dir: Path,
 
 def _child_command(python: str | os.PathLike | None) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that run ``characters/__main__.py`` in a child."""
-    package = (__package__ or "filmcrew.characters").rsplit(".", 1)[0]
-    env = dict(os.environ)
-    if package.split(".")[0] != "filmcrew":
-        # Installed as a Blender extension (bl_ext.<repo>.<id>): import it by folder name.
-        root = Path(__file__).resolve().parents[1]
-        package = root.name
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root.parent), env.get("PYTHONPATH")) if p)
-    return [str(python or sys.executable), "-m", f"{package}.characters", "generate"], env
+    command, env = module_command("characters", python=python)
+    return [*command, "generate"], env
 
 
 def _run_generator(*, jobs: dict[str, dict[str, Any]], names: dict[str, list[str]], cache_dir: Path,

@@ -1,6 +1,7 @@
 """animatic.mp4: the shots' preview frames cut in order, H.264 at the plan's fps.
 
-Subtitles are muxed as a soft track (mov_text) and can also be burnt into the picture.
+The dialogue track (a WAV) is muxed as AAC; subtitles as a soft track (mov_text), and they can
+also be burnt into the picture, as can each frame's shot id (``labels``).
 """
 
 from __future__ import annotations
@@ -32,12 +33,32 @@ def _link_sequence(frames: list[Path], folder: Path) -> None:
             shutil.copyfile(frame, target)
 
 
+def _label_sequence(frames: list[Path], labels: list[str], folder: Path) -> None:
+    """Number every frame of the cut in one folder with its label drawn in the top-left corner."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    fonts: dict[int, ImageFont.ImageFont] = {}
+    for index, (frame, label) in enumerate(zip(frames, labels), start=1):
+        with Image.open(frame) as image:
+            picture = image.convert("RGB")
+        size = max(8, picture.height // 18)
+        font = fonts.get(size) or fonts.setdefault(size, ImageFont.load_default(size=size))
+        draw = ImageDraw.Draw(picture)
+        margin = max(2, size // 3)
+        box = draw.textbbox((margin, margin), label, font=font)
+        draw.rectangle((box[0] - margin // 2, box[1] - margin // 2, box[2] + margin // 2, box[3] + margin // 2),
+                       fill=(0, 0, 0))
+        draw.text((margin, margin), label, font=font, fill=(255, 255, 255))
+        picture.save(folder / f"{index:06d}.png", compress_level=1)
+
+
 def _subtitle_filter_path(path: Path) -> str:
     return str(path).replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
 
 
 def encode_animatic(*, frames: list[Path], fps: int, srt: Path | None, out: Path,
-                    burn_subtitles: bool = False) -> None:
+                    burn_subtitles: bool = False, audio: Path | None = None,
+                    labels: list[str] | None = None) -> None:
     """Encode ``frames`` into ``out`` (written atomically).
 
     Args:
@@ -46,18 +67,32 @@ def encode_animatic(*, frames: list[Path], fps: int, srt: Path | None, out: Path
         srt: subtitles to mux (and burn in when ``burn_subtitles``), or None.
         out: the .mp4 to write.
         burn_subtitles: draw the subtitles into the picture as well.
+        audio: a WAV to mux as the sound track (AAC), or None for a silent animatic.
+        labels: one text per frame to burn into its top-left corner (the shot id), or None.
     """
     if not frames:
         raise FilmCrewError("no frames to cut into an animatic", path=out)
     with tempfile.TemporaryDirectory(prefix=".animatic.", dir=out.parent) as tmp:
         folder = Path(tmp)
-        _link_sequence(frames, folder)
+        if labels is not None:
+            if len(labels) != len(frames):
+                raise FilmCrewError(f"{len(labels)} labels for {len(frames)} frames", path=out)
+            _label_sequence(frames, labels, folder)
+        else:
+            _link_sequence(frames, folder)
         partial = folder / "animatic.mp4"
         cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
                "-framerate", str(fps), "-i", str(folder / "%06d.png")]
+        maps = ["-map", "0:v"]
+        inputs = 1
+        if audio is not None:
+            cmd += ["-i", str(audio)]
+            maps += ["-map", f"{inputs}:a", "-c:a", "aac", "-b:a", "96k"]
+            inputs += 1
         if srt is not None and srt.stat().st_size > 0:
-            cmd += ["-i", str(srt), "-map", "0:v", "-map", "1:s", "-c:s", "mov_text",
-                    "-metadata:s:s:0", "language=eng"]
+            cmd += ["-i", str(srt)]
+            maps += ["-map", f"{inputs}:s", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng"]
+        cmd += maps
         video_filter = "pad=ceil(iw/2)*2:ceil(ih/2)*2"
         if burn_subtitles and srt is not None:
             video_filter += f",subtitles='{_subtitle_filter_path(srt)}'"

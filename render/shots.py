@@ -12,21 +12,34 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import FilmCrewError
 from ..fsutil import sha256_json
 from ..plan.model import Plan
 from ..staging.blocking import Blocking
 from ..staging.cameras import CameraPose, pose_at, track_row
 from ..staging.timeline import ShotRange
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2
+ENGINES = {"cycles": "CYCLES", "workbench": "BLENDER_WORKBENCH", "eevee": "BLENDER_EEVEE"}
+ALL_PASSES = ("rgb", "depth", "normal", "segment", "pose", "edges", "flow")
+
+
+def engine_id(name: str) -> str:
+    key = name.lower()
+    if key not in ENGINES:
+        raise FilmCrewError(f"unknown engine '{name}' (choose from {', '.join(ENGINES)})")
+    return ENGINES[key]
 
 
 @dataclass(frozen=True)
 class RenderSettings:
+    """Everything a shot's files depend on besides the scene (part of its inputs hash)."""
+
     engine: str = "CYCLES"
     samples: int = 4
     resolution: tuple[int, int] = (480, 270)
     seed: int = 0
+    passes: tuple[str, ...] = ALL_PASSES
 
 
 def _frame_states(blocking: Blocking, cast: list[str], frames: np.ndarray) -> np.ndarray:

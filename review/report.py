@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..fsutil import atomic_write_json
 from ..plan.io import load_plan
-from ..production import Production
+from ..production import Production, merge_report
 from ..staging.timeline import build_timeline
 from .continuity import Report, check_production
 from .storyboard import write_storyboard
@@ -24,21 +22,6 @@ def _heights(prod: Production, plan) -> dict[str, float]:
     return heights
 
 
-def merge_report(path: Path, figures: dict) -> dict:
-    """Update report.json section by section, keeping what other stages wrote."""
-    try:
-        report = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        report = {}
-    for key, value in figures.items():
-        if isinstance(value, dict) and isinstance(report.get(key), dict):
-            report[key].update(value)
-        else:
-            report[key] = value
-    atomic_write_json(path, report)
-    return report
-
-
 def check_folder(*, out: Path) -> Report:
     """Check a staged production folder and merge the figures into its report.json."""
     from ..pipeline import load_cameras, load_staging
@@ -50,7 +33,12 @@ def check_folder(*, out: Path) -> Report:
     report = check_production(plan=plan, timeline=timeline, blocking=load_staging(prod.staging),
                               cameras=load_cameras(prod.require(prod.cameras, stage="stage")),
                               heights=_heights(prod, plan))
-    merge_report(prod.path("report.json"), report.as_json())
+    figures = report.as_json()
+    if (prod.root / "refined").is_dir():
+        from ..refine.metrics import refine_metrics
+
+        figures["refine"] = refine_metrics(prod.root)
+    merge_report(prod.path("report.json"), figures)
     write_storyboard(plan=plan, timeline=timeline, root=prod.root)
     return report
 

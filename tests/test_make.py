@@ -160,3 +160,25 @@ def test_broken_plan_edit_is_refused_and_keeps_the_scene(coffee, tmp_path, capsy
     err = capsys.readouterr().err
     assert "unknown action 'moonwalk'" in err and "plan.json" in err
     assert (out / "scene.blend").read_bytes() == blend_before
+
+
+def test_pinning_a_shot_rerenders_only_that_shot_and_survives_replanning(coffee, tmp_path):
+    from filmcrew.pipeline import plan_production, stage_production
+
+    out = copy_production(coffee, tmp_path / "out")
+    data = json.loads((out / "plan.json").read_text())
+    pinned = next(s for s in data["shots"] if s["framing"] == "single" and s["size"] in ("MS", "MCU"))
+    pinned.update(size="CU", angle="low", pinned=True)
+    (out / "plan.json").write_text(json.dumps(data, indent=2))
+    before = frame_mtimes(out)
+    stage_production(out=out)
+    result = render_production(out=out, samples=2)
+    assert result.figures["shots_rendered"] == 1
+    after = frame_mtimes(out)
+    changed = {k.split("/")[1] for k in after if before.get(k) != after[k]}
+    assert changed == {pinned["id"]}
+    script = tmp_path / "edited.fountain"
+    script.write_text((SAMPLES / "coffee_shop.fountain").read_text().replace("Oat latte.", "Oat milk latte."))
+    plan_production(screenplay=script, out=out, fps=TINY["fps"], resolution=TINY["resolution"])
+    kept = next(s for s in load_plan(out / "plan.json").shots if s.id == pinned["id"])
+    assert (kept.size, kept.angle, kept.pinned) == ("CU", "low", True)

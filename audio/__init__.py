@@ -1,0 +1,1 @@
+"""Dialogue audio: espeak-ng voices per character, line lengths for the plan, the mixed track."""
