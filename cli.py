@@ -78,6 +78,19 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
                         help="draw each shot's id into the animatic's picture")
 
 
+def _user_set(text: str) -> tuple[str, Path]:
+    location, sep, path = text.partition("=")
+    if not sep or not location.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"--set wants LOCATION=FILE.blend, e.g. \"CORNER CAFE=cafe.blend\", not '{text}'")
+    return location.strip(), Path(path.strip())
+
+
+def _add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", type=_user_set, action="append", metavar="LOCATION=FILE.blend",
+                        help="stage a scene heading's location in your own .blend (MARK_<id> empties are "
+                             "the marks) instead of a recipe; repeatable")
+
+
 def _add_crew_options(parser: argparse.ArgumentParser) -> None:
     crew = parser.add_argument_group("agent crew (any OpenAI-compatible server; OPENAI_API_KEY from the "
                                      "environment; also FILMCREW_LLM_* variables or filmcrew.toml)")
@@ -115,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--fps", type=int, default=24)
     make.add_argument("--resolution", type=_resolution, default=(480, 270), help="WxH (default 480x270)")
     _add_render_options(make)
+    _add_set_option(make)
     _add_crew_options(make)
 
     plan = sub.add_parser("plan", help="screenplay to plan.json")
@@ -123,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--fps", type=int, default=24)
     plan.add_argument("--resolution", type=_resolution, default=(480, 270))
     plan.add_argument("--force", action="store_true", help="re-plan even if the screenplay is unchanged")
+    _add_set_option(plan)
     _add_crew_options(plan)
 
     stage = sub.add_parser("stage", help="plan.json to scene.blend (characters, blocking, cameras)")
@@ -169,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "plan":
         pipeline.plan_production(screenplay=args.screenplay, out=args.out, fps=args.fps,
                                  resolution=args.resolution, progress=bars, force=args.force,
-                                 idea=args.idea, llm=_crew_settings(args))
+                                 idea=args.idea, llm=_crew_settings(args), user_sets=dict(args.set or []))
     elif args.command == "stage":
         pipeline.stage_production(out=args.out, progress=bars, force=args.force)
     elif args.command == "render":
@@ -182,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
                                  resolution=args.resolution, engine=args.engine, samples=args.samples,
                                  burn_subtitles=args.burn_subtitles, progress=bars, idea=args.idea,
                                  llm=_crew_settings(args), passes=args.passes, workers=args.workers,
-                                 burn_label=args.burn_label)
+                                 burn_label=args.burn_label, user_sets=dict(args.set or []))
         print(f"done: {args.out / 'animatic.mp4'}")
     return 0
 

@@ -49,12 +49,14 @@ class StageResult:
 # --- plan ---------------------------------------------------------------------------------
 def plan_production(*, screenplay: Path | None = None, out: Path, fps: int = 24,
                     resolution: tuple[int, int] = (480, 270), progress: Progress | None = None,
-                    force: bool = False, idea: str | None = None, llm=None, cancel=None) -> StageResult:
+                    force: bool = False, idea: str | None = None, llm=None, cancel=None,
+                    user_sets: dict[str, Path] | None = None) -> StageResult:
     """Parse a Fountain screenplay and write screenplay.fountain, screenplay.pdf and plan.json.
 
     With ``idea`` instead of a screenplay, the agent crew (``llm``: an ``agents.config.LLMSettings``)
     writes the screenplay first; with a screenplay, ``llm.roles`` may hand roles to a model.
-    ``cancel`` (a ``threading.Event``) stops the crew at its next request.
+    ``cancel`` (a ``threading.Event``) stops the crew at its next request. ``user_sets`` maps a
+    scene heading's location ("CORNER CAFE") to the user's own .blend with ``MARK_*`` empties.
     """
     from .agents.crew import check_crew_settings, crew_inputs, plan_with_crew, uses_crew
     from .agents.offline import direct_screenplay
@@ -70,8 +72,11 @@ def plan_production(*, screenplay: Path | None = None, out: Path, fps: int = 24,
     prod = Production(out)
     prod.claim()
     text = parsed.text if parsed is not None else ""
+    own_sets = _read_user_sets(user_sets or {})
     inputs = {"text": sha256_bytes(text.encode()), "fps": fps, "resolution": list(resolution),
               "director": DIRECTOR_VERSION}
+    if own_sets:
+        inputs["user_sets"] = {k: sha256_file(v.source_blend) for k, v in sorted(own_sets.items())}
     inputs["voices"] = voice_inputs()  # dialogue beats last as long as their spoken lines
     crew = uses_crew(idea=idea, llm=llm)
     if crew:
@@ -88,7 +93,7 @@ def plan_production(*, screenplay: Path | None = None, out: Path, fps: int = 24,
                                               cancel=cancel)
         merge_report(prod.path("report.json"), report)
     else:
-        plan = direct_screenplay(screenplay=parsed, fps=fps, resolution=resolution)
+        plan = direct_screenplay(screenplay=parsed, fps=fps, resolution=resolution, user_sets=own_sets)
     progress.advance("plan", note="directed")
     plan = voice_plan(plan=plan, root=prod.root)  # speak every line; its length times the beat
     plan, dropped = _keep_pinned(prod, plan)
@@ -100,6 +105,21 @@ def plan_production(*, screenplay: Path | None = None, out: Path, fps: int = 24,
     prod.record_stage("plan", inputs)
     progress.finish("plan", f"{len(plan.scenes)} scene(s), {len(plan.shots)} shot(s)")
     return StageResult("plan", skipped=False, figures={"shots": len(plan.shots)})
+
+
+def _read_user_sets(user_sets: dict[str, Path]) -> dict:
+    """The user's own sets as SetSpecs by location id (reading a .blend needs bpy)."""
+    if not user_sets:
+        return {}
+    from .agents.offline import location_id
+    from .scene.sets import load_user_set
+
+    specs = {}
+    for location, path in user_sets.items():
+        set_id = location_id(location)
+        _, spec = load_user_set(blend_path=Path(path).resolve(), set_id=set_id)
+        specs[set_id] = spec
+    return specs
 
 
 def _keep_pinned(prod: Production, plan: Plan) -> tuple[Plan, list[str]]:
@@ -400,11 +420,12 @@ def make_production(*, screenplay: Path | None = None, out: Path, fps: int = 24,
                     samples: int = 4, burn_subtitles: bool = False,
                     progress: Progress | None = None, idea: str | None = None, llm=None,
                     cancel=None, passes: str | list[str] | tuple[str, ...] | None = None,
-                    workers: int | None = None, burn_label: bool = False) -> list[StageResult]:
+                    workers: int | None = None, burn_label: bool = False,
+                    user_sets: dict[str, Path] | None = None) -> list[StageResult]:
     """Run plan, stage and render in order; each skips what has not changed."""
     return [
         plan_production(screenplay=screenplay, out=out, fps=fps, resolution=resolution, progress=progress,
-                        idea=idea, llm=llm, cancel=cancel),
+                        idea=idea, llm=llm, cancel=cancel, user_sets=user_sets),
         stage_production(out=out, progress=progress),
         render_production(out=out, engine=engine, samples=samples, resolution=resolution,
                           burn_subtitles=burn_subtitles, progress=progress, passes=passes,

@@ -29,10 +29,16 @@ def _scene_cast(elements: list[Element], known: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(cast))
 
 
-def _set_for(heading: Element, sets: dict[str, SetSpec]) -> SetSpec:
-    set_id = re.sub(r"[^a-z0-9]+", "_", heading.location.lower()).strip("_") or "set"
+def location_id(location: str) -> str:
+    """The set id of a scene heading's location, e.g. "CORNER CAFE" -> "corner_cafe"."""
+    return re.sub(r"[^a-z0-9]+", "_", location.lower()).strip("_") or "set"
+
+
+def _set_for(heading: Element, sets: dict[str, SetSpec], user_sets: dict[str, SetSpec]) -> SetSpec:
+    set_id = location_id(heading.location)
     if set_id not in sets:
-        sets[set_id] = load_recipe(choose_recipe(heading.location), set_id=set_id)
+        user = user_sets.get(set_id)
+        sets[set_id] = user if user is not None else load_recipe(choose_recipe(heading.location), set_id=set_id)
     return sets[set_id]
 
 
@@ -46,7 +52,7 @@ def _establishing_text(elements: list[Element]) -> str:
 
 
 def _direct_scene(*, number: int, heading: Element, elements: list[Element], plan_chars: dict,
-                  sets: dict[str, SetSpec], source: str) -> Scene:
+                  sets: dict[str, SetSpec], source: str, user_sets: dict[str, SetSpec]) -> Scene:
     known = {c.name.lower(): cid for cid, c in plan_chars.items()}
     known.update({cid.lower(): cid for cid in plan_chars})
     cast = _scene_cast(elements, known)
@@ -54,7 +60,7 @@ def _direct_scene(*, number: int, heading: Element, elements: list[Element], pla
         raise ScreenplayError(f"scene '{heading.text}' has no characters (no dialogue and no one "
                               "introduced in caps); FilmCrew needs someone to stage", path=source,
                               line=heading.line)
-    set_spec = _set_for(heading, sets)
+    set_spec = _set_for(heading, sets, user_sets)
     blocker = SceneBlocker(set_spec=set_spec, characters=plan_chars, cast=cast)
     blocker.beats.append(PauseBeat(duration=3.0, line=heading.line,
                                    text=_establishing_text(elements) or heading.text))
@@ -72,14 +78,15 @@ def _direct_scene(*, number: int, heading: Element, elements: list[Element], pla
                  line=heading.line)
 
 
-def direct_screenplay(*, screenplay: Screenplay, fps: int = 24,
-                      resolution: tuple[int, int] = (480, 270)) -> Plan:
+def direct_screenplay(*, screenplay: Screenplay, fps: int = 24, resolution: tuple[int, int] = (480, 270),
+                      user_sets: dict[str, SetSpec] | None = None) -> Plan:
     """Build a validated plan from a parsed screenplay, with no model calls.
 
     Args:
         screenplay: the parsed Fountain screenplay.
         fps: frames per second of the production.
         resolution: preview render size (width, height).
+        user_sets: the user's own sets by location id (``location_id``), in place of recipes.
 
     Raises:
         ScreenplayError: the screenplay has no scene, or a scene has no characters.
@@ -92,7 +99,7 @@ def direct_screenplay(*, screenplay: Screenplay, fps: int = 24,
     plan_chars = {cid: cast_character(cid, n, i) for i, (cid, n) in enumerate(notes.items())}
     sets: dict[str, SetSpec] = {}
     scenes = [_direct_scene(number=i, heading=h, elements=els, plan_chars=plan_chars, sets=sets,
-                            source=screenplay.source)
+                            source=screenplay.source, user_sets=user_sets or {})
               for i, (h, els) in enumerate(scenes_src, start=1)]
     shots = []
     for number, scene in enumerate(scenes, start=1):
