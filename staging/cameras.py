@@ -356,6 +356,57 @@ def solve_single(subject_id: str, subject: _Subject, other: np.ndarray | None, r
     return aim_at(best.position, subject.head, screen, best.focal, aspect)
 
 
+def solve_two_shot(subjects: dict[str, _Subject], rule: LineRule | None, size: str, aspect: float,
+                   room: _Room) -> CameraPose | None:
+    """Two heads on the left and right thirds: Lino and Christie's toric construction, in plan view.
+
+    Seeing A and B a fixed angle apart (the lens and the two thirds fix it) puts the camera on a
+    circle arc through A and B (the inscribed angle theorem); every point of the arc keeps both
+    heads on their thirds, so the search walks the arc for one inside the walls, unoccluded and on
+    the allowed side of the line. None when no point of the arc will do.
+    """
+    (id_a, a), (id_b, b) = list(subjects.items())[:2]
+    chord = b.head[:2] - a.head[:2]
+    length = float(np.linalg.norm(chord))
+    if length < 0.3:
+        return None
+    middle = (a.head[:2] + b.head[:2]) / 2.0
+    normal = np.array([-chord[1], chord[0]]) / length
+    if rule is not None and float(normal @ rule.normal()) < 0:
+        normal = -normal
+    height = float(max(a.head[2], b.head[2])) - 0.05
+    best: _Candidate | None = None
+    # A longer lens sees A and B under a smaller angle, from further away: widen until it fits.
+    for focal in sorted({f for f in (SIZE_LENS.get(size, 35.0), 35.0, 28.0, 24.0, 20.0, 18.0)
+                         if f <= SIZE_LENS.get(size, 35.0)}, reverse=True):
+        tan_h, _ = fov(focal, aspect)
+        alpha = 2.0 * math.atan(tan_h / 3.0)  # the angle between the two vertical thirds
+        radius = length / (2.0 * math.sin(alpha))
+        centre = middle + normal * (length / (2.0 * math.tan(alpha)))
+        for turn in TURNS:
+            spoke = _rotate(normal, turn * 0.8)  # stay well inside the arc: its ends touch A and B
+            position = np.array([*(centre + spoke * radius), height])
+            penalty = abs(turn) / 30.0 + (100.0 if room.inside_prop(position) else 0.0)
+            offset = position[:2] - middle
+            reach = room.room_along(middle, offset / (np.linalg.norm(offset) or 1.0))
+            if room.set_spec.interior and reach < float(np.linalg.norm(offset)):
+                penalty += 100.0  # outside the walls
+            if rule is not None and not rule.allows(position):
+                penalty += CROSSING
+            penalty += sum(20.0 for s in (a, b) if room.blocked(position, s.head, ignore={id_a, id_b}))
+            if best is None or penalty < best.penalty:
+                best = _Candidate(position, focal, penalty)
+        if best is not None and best.penalty < 100.0:
+            break
+    if best is None or best.penalty >= 100.0:
+        return None
+    forward = middle - best.position[:2]
+    right = np.array([forward[1], -forward[0]])
+    left, other = (a, b) if float(right @ (a.head[:2] - best.position[:2])) < float(right @ (b.head[:2] - best.position[:2])) else (b, a)
+    del other
+    return aim_at(best.position, left.head, (-1.0 / 3.0, 1.0 / 3.0), best.focal, aspect)
+
+
 def _front(subjects: dict[str, _Subject]) -> np.ndarray:
     """The mean facing of the subjects: a camera there sees their faces."""
     vec = np.sum([[math.cos(math.radians(s.facing)), math.sin(math.radians(s.facing))]
@@ -504,6 +555,10 @@ def _framing(plan: Plan, shot: Shot, shot_range: ShotRange, blocking: Blocking, 
                                  np.array([[*offset, 0.0], [*offset, 1.6]]), np.array(offset))}
     height = 2.1 if shot.framing == "establishing" else 1.55
     size = shot.size if shot.size in SIZE_LENS else "LS"
+    if shot.framing in ("two_shot", "over_the_shoulder") and len(targets) == 2:
+        toric = solve_two_shot(targets, rule, size, aspect, room)
+        if toric is not None:
+            return toric, np.mean([t.head for t in targets.values()], axis=0)
     preferred = _front(targets) if shot.framing == "single" else None
     pose = solve_wide(targets, rule, size, aspect, room, height, preferred)
     return pose, np.mean([t.head for t in targets.values()], axis=0)

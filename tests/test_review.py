@@ -175,3 +175,16 @@ def test_look_rotation_is_a_proper_rotation():
     rot = look_rotation(0.7, -0.2)
     assert np.allclose(rot.T @ rot, np.eye(3), atol=1e-9)
     assert np.linalg.det(rot) == pytest.approx(1.0)
+
+
+def test_two_shot_puts_both_heads_on_the_thirds():
+    data = dialogue_plan()
+    data["shots"] = [{"id": "S01_001", "scene": "S01", "first_beat": 0, "last_beat": 2, "framing": "two_shot",
+                      "size": "MS", "subjects": ["ANA", "BEN"]}]
+    plan, timeline, blocking = staged(data)
+    pose = solve_cameras(plan=plan, timeline=timeline, blocking=blocking, heights=HEIGHTS)["S01_001"]
+    heads = np.array([[-1.0, 0.0, 0.93 * 1.65], [1.0, 0.0, 0.93 * 1.8]])
+    xs = sorted(project(pose, heads, 480 / 270)[:, 0])
+    assert xs == pytest.approx([-1 / 3, 1 / 3], abs=0.01)   # the toric construction: both on the thirds
+    ys = project(pose, heads, 480 / 270)[:, 1]
+    assert np.all(np.abs(ys - 1 / 3) < 0.1)
