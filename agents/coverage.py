@@ -47,43 +47,110 @@ def _movers(scene: Scene, first: int) -> tuple[list[str], int]:
     return movers, last
 
 
-def _units(scene: Scene, exterior: bool) -> list[_Unit]:
-    present = list(scene.cast)
-    opening = _opening_end(scene)
-    units = [_Unit(0, opening, "establishing", "ELS" if exterior else "LS", present,
-                   "open wide to show the place and who is in it")]
-    index = opening + 1
+REACTIONS = ("react", "look", "nod", "shake_head", "shrug", "turn", "stay")
+
+
+def _group(scene: Scene, index: int) -> int:
+    """The last beat of the run that starts together with beat ``index``."""
+    last = index
+    while last + 1 < len(scene.beats) and scene.beats[last + 1].parallel:
+        last += 1
+    return last
+
+
+def _dialogue_idiom(scene: Scene, units: list[_Unit], index: int) -> int | None:
+    """Two or more people talking, as a small state machine (after He, Cohen and Salesin).
+
+    SPEAKER: each line on its speaker (external singles, shot/reverse-shot, all on one side of
+    the line: the camera solver keeps the side); a long line pushes in; a line spoken while
+    walking is a walk-and-talk that the camera follows. REACTION: a pause or a silent reaction
+    of the listener right after a line cuts to the listener. Any other beat ends the idiom.
+    """
+    if not isinstance(scene.beats[index], DialogueBeat):
+        return None
+    state, listener = "speaker", None
     while index < len(scene.beats):
         beat = scene.beats[index]
         if isinstance(beat, DialogueBeat):
-            last = index
-            while last + 1 < len(scene.beats) and scene.beats[last + 1].parallel:
-                last += 1
-            size = "MS" if not any(u.framing == "single" and u.subjects == [beat.character]
-                                   for u in units) else "MCU"
-            long_line = len(beat.text.split()) >= MONOLOGUE_WORDS  # words, not seconds: voices retime lines
-            units.append(_Unit(index, last, "single", size, [beat.character],
-                               f"{beat.character} speaks: cover the line on the speaker"
-                               + ("; a long line earns a slow push in" if long_line else ""),
-                               "dolly_in" if long_line else "static"))
-            index = last + 1
-        elif isinstance(beat, MoveBeat):
-            movers, last = _movers(scene, index)
-            framing, size = ("single", "FS") if len(movers) == 1 else ("group", "LS")
-            follow = len(movers) == 1 and beat.duration >= LONG_WALK_SECONDS
-            units.append(_Unit(index, last, framing, size, movers,
-                               "a long walk: the camera goes with them" if follow
-                               else "a move: frame wide enough to see all of it",
-                               "follow" if follow else "static"))
-            index = last + 1
-        elif isinstance(beat, ActionBeat) and beat.action in ("give", "take", "point") and beat.target in scene.cast:
-            units.append(_Unit(index, index, "two_shot", "MS", [beat.character, beat.target],
-                               f"{beat.action}: both people in frame"))
-            index += 1
-        elif isinstance(beat, ActionBeat) and beat.action == "point" and beat.target:
-            units.append(_Unit(index, index, "pov", "LS", [beat.character],
-                               f"{beat.character} points: show what they see, from their eyes"))
-            index += 1
+            last = _group(scene, index)
+            units.append(_line_unit(scene, units, index, last))
+            state, listener, index = "reaction", beat.addressee, last + 1
+        elif state == "reaction" and listener and (
+                isinstance(beat, PauseBeat) or (isinstance(beat, ActionBeat) and beat.character == listener
+                                                and beat.action in REACTIONS)):
+            units.append(_Unit(index, _group(scene, index), "single", "MS", [listener],
+                               f"{listener} listens: a reaction shot"))
+            state, index = "speaker", _group(scene, index) + 1
+        else:
+            return index
+    return index
+
+
+def _line_unit(scene: Scene, units: list[_Unit], index: int, last: int) -> _Unit:
+    beat = scene.beats[index]
+    walkers = [b.character for b in scene.beats[index:last + 1] if isinstance(b, MoveBeat)]
+    if walkers:  # walk-and-talk: the camera travels with the talkers
+        people = list(dict.fromkeys([beat.character, *walkers]))
+        framing = "two_shot" if len(people) == 2 else "single" if len(people) == 1 else "group"
+        return _Unit(index, last, framing, "MLS" if framing != "group" else "LS", people,
+                     "walk-and-talk: follow them as they go", "follow")
+    seen = any(u.framing == "single" and u.subjects == [beat.character] for u in units)
+    long_line = len(beat.text.split()) >= MONOLOGUE_WORDS  # words, not seconds: voices retime lines
+    return _Unit(index, last, "single", "MCU" if seen else "MS", [beat.character],
+                 f"{beat.character} speaks: cover the line on the speaker"
+                 + ("; a long line earns a slow push in" if long_line else ""),
+                 "dolly_in" if long_line else "static")
+
+
+def _movement_idiom(scene: Scene, units: list[_Unit], index: int) -> int | None:
+    """Someone walks: a full shot (followed when the walk is long); several walk: a wide one."""
+    beat = scene.beats[index]
+    if not isinstance(beat, MoveBeat):
+        return None
+    movers, last = _movers(scene, index)
+    framing, size = ("single", "FS") if len(movers) == 1 else ("group", "LS")
+    follow = len(movers) == 1 and beat.duration >= LONG_WALK_SECONDS
+    units.append(_Unit(index, last, framing, size, movers,
+                       "a long walk: the camera goes with them" if follow
+                       else "a move: frame wide enough to see all of it", "follow" if follow else "static"))
+    return last + 1
+
+
+def _exchange_idiom(scene: Scene, units: list[_Unit], index: int) -> int | None:
+    """Handing something over or pointing at someone: both people in one frame."""
+    beat = scene.beats[index]
+    if not (isinstance(beat, ActionBeat) and beat.action in ("give", "take", "point") and beat.target in scene.cast):
+        return None
+    units.append(_Unit(index, index, "two_shot", "MS", [beat.character, beat.target],
+                       f"{beat.action}: both people in frame"))
+    return index + 1
+
+
+def _pointing_idiom(scene: Scene, units: list[_Unit], index: int) -> int | None:
+    """Pointing at a place or thing: what they see, from their eyes."""
+    beat = scene.beats[index]
+    if not (isinstance(beat, ActionBeat) and beat.action == "point" and beat.target):
+        return None
+    units.append(_Unit(index, index, "pov", "LS", [beat.character],
+                       f"{beat.character} points: show what they see, from their eyes"))
+    return index + 1
+
+
+IDIOMS = (_dialogue_idiom, _movement_idiom, _exchange_idiom, _pointing_idiom)
+
+
+def _units(scene: Scene, exterior: bool) -> list[_Unit]:
+    """The establishing idiom opens the scene; then the first idiom that takes a beat shoots it."""
+    opening = _opening_end(scene)
+    units = [_Unit(0, opening, "establishing", "ELS" if exterior else "LS", list(scene.cast),
+                   "open wide to show the place and who is in it (entrances play here)")]
+    index = opening + 1
+    while index < len(scene.beats):
+        for idiom in IDIOMS:
+            following = idiom(scene, units, index)
+            if following is not None:
+                index = following
+                break
         else:
             _attach(units, scene, index)
             index += 1

@@ -188,3 +188,23 @@ def test_two_shot_puts_both_heads_on_the_thirds():
     assert xs == pytest.approx([-1 / 3, 1 / 3], abs=0.01)   # the toric construction: both on the thirds
     ys = project(pose, heads, 480 / 270)[:, 1]
     assert np.all(np.abs(ys - 1 / 3) < 0.1)
+
+
+def test_dialogue_idiom_cuts_to_the_listener_and_follows_a_walk_and_talk():
+    from filmcrew.agents.coverage import cover_scene
+
+    data = dialogue_plan()
+    beats = data["scenes"][0]["beats"]
+    beats.insert(1, {"type": "pause", "duration": 1.5})                      # after Ana's line: Ben reacts
+    beats.insert(0, {"type": "pause", "duration": 3.0})                      # the establishing beat
+    data["sets"][0]["marks"].append({"id": "c", "position": [3, 0], "facing": 0})
+    beats.append({"type": "move", "character": "ANA", "to_mark": "c", "duration": 2.0, "parallel": True})
+    data["shots"] = []
+    scene = plan_from_data({**data, "shots": []}).scenes[0]
+    shots = cover_scene(scene=scene, scene_number=1, exterior=False)
+    by_beat = {b: s for s in shots for b in range(s.first_beat, s.last_beat + 1)}
+    assert by_beat[0].framing == "establishing" and by_beat[1].subjects == ["ANA"]
+    assert by_beat[2].subjects == ["BEN"] and "reaction" in by_beat[2].rationale
+    walk = by_beat[len(beats) - 1]
+    assert walk.movement == "follow" and "walk-and-talk" in walk.rationale
+    assert [b for s in shots for b in range(s.first_beat, s.last_beat + 1)] == list(range(len(beats)))
