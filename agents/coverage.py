@@ -146,6 +146,10 @@ def _units(scene: Scene, exterior: bool) -> list[_Unit]:
                    "open wide to show the place and who is in it (entrances play here)")]
     index = opening + 1
     while index < len(scene.beats):
+        if scene.beats[index].parallel:  # it happens during the shot before: a cut here would flash
+            units[-1].last = index
+            index += 1
+            continue
         for idiom in IDIOMS:
             following = idiom(scene, units, index)
             if following is not None:

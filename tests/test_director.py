@@ -127,3 +127,10 @@ def test_unknown_location_falls_back_to_a_generic_room():
 
 def test_direction_is_deterministic():
     assert direct("coffee_shop.fountain") == direct("coffee_shop.fountain")
+
+
+def test_no_shot_starts_on_a_beat_that_runs_with_the_one_before():
+    for name in ("coffee_shop.fountain", "hallway_argument.fountain", "rooftop_monologue.fountain"):
+        plan = direct(name)
+        for shot in plan.shots:
+            assert not plan.scene(shot.scene).beats[shot.first_beat].parallel, (name, shot.id)
