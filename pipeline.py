@@ -20,12 +20,12 @@ from .plan.model import Plan
 from .production import Production, merge_report
 from .render.shots import RenderSettings, frame_keys, shot_inputs_hash
 from .render.subtitles import dialogue_cues, srt_text
-from .staging.blocking import Blocking, Track, block_plan
+from .staging.blocking import Arrival, Blocking, Track, block_plan
 from .staging.cameras import CameraPose, camera_from_json, solve_cameras
 from .staging.timeline import Timeline, build_timeline
 
 DIRECTOR_VERSION = 1
-STAGE_VERSION = 1
+STAGE_VERSION = 2
 
 
 class Progress:
@@ -139,12 +139,15 @@ def _keep_pinned(prod: Production, plan: Plan) -> tuple[Plan, list[str]]:
 TRACK_FIELDS = ("position", "facing", "sit", "present", "seat_height", "gaze")
 
 
-def _save_staging(path: Path, blocking: Blocking) -> None:
+def _save_staging(path: Path, blocking: Blocking, feet: dict[str, np.ndarray] | None = None) -> None:
     arrays = {"frame_count": np.array(blocking.frame_count)}
     for cid, track in blocking.tracks.items():
         for name in TRACK_FIELDS:
             arrays[f"{cid}/{name}"] = getattr(track, name)
+    for cid, array in (feet or {}).items():
+        arrays[f"feet/{cid}"] = array
     arrays["set_offsets"] = np.array(json.dumps(blocking.set_offsets))
+    arrays["arrivals"] = np.array(json.dumps([asdict(a) for a in blocking.arrivals]))
     tmp = path.with_name(f".{path.stem}.tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
@@ -154,10 +157,19 @@ def load_staging(path: Path) -> Blocking:
     data = np.load(path)
     blocking = Blocking(frame_count=int(data["frame_count"]),
                         set_offsets={k: tuple(v) for k, v in json.loads(str(data["set_offsets"])).items()})
-    ids = sorted({key.split("/")[0] for key in data.files if "/" in key})
+    ids = sorted({key.split("/")[0] for key in data.files if "/" in key} - {"feet"})
     for cid in ids:
         blocking.tracks[cid] = Track(**{n: data[f"{cid}/{n}"] for n in TRACK_FIELDS})
+    if "arrivals" in data.files:
+        blocking.arrivals = [Arrival(**{**a, "target": tuple(a["target"])})
+                             for a in json.loads(str(data["arrivals"]))]
     return blocking
+
+
+def load_feet(path: Path) -> dict[str, np.ndarray]:
+    """Baked ankle positions per character (F, 2, 3), when staging measured them."""
+    data = np.load(path)
+    return {key.split("/", 1)[1]: data[key] for key in data.files if key.startswith("feet/")}
 
 
 def _save_cameras(path: Path, cameras: dict[str, CameraPose]) -> None:
@@ -210,6 +222,10 @@ def stage_production(*, out: Path, progress: Progress | None = None, force: bool
     _save_staging(prod.staging, blocking)
     _save_cameras(prod.cameras, cameras)
     save_blend(prod.blend)
+    from .review.blocking_metrics import blocking_metrics
+
+    merge_report(prod.path("report.json"), {"blocking": blocking_metrics(plan=plan, blocking=blocking,
+                                                                         timeline=timeline)})
     progress.advance("stage", note="scene.blend")
     prod.record_stage("stage", inputs)
     progress.finish("stage", f"{timeline.frame_count} frames, {len(cameras)} cameras")

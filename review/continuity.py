@@ -43,6 +43,7 @@ class Report:
     speaker_visible: int = 0
     head_errors: list[float] = field(default_factory=list)
     cameras_inside: int = 0
+    blocking: dict = field(default_factory=dict)  # review.blocking_metrics, filled by check_folder
 
     def count(self, kind: str) -> int:
         return sum(f.kind == kind for f in self.findings)
@@ -59,7 +60,7 @@ class Report:
 
     @property
     def violations(self) -> int:
-        return len(self.findings)
+        return len(self.findings) + int(self.blocking.get("interpenetrations", 0))
 
 
 class _Stage:

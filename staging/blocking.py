@@ -1,8 +1,11 @@
 """Blocking as numbers: every character's position, facing, posture and presence per frame.
 
 Keys are set at beat boundaries and interpolated linearly between them (facing along the
-shortest turn). Movement between marks is a straight line for now; planned paths replace
-it later without changing this module's output.
+shortest turn). Walking (moves, entrances, exits) follows a route planned on the set's floor
+around furniture, walls and the people standing there (``staging.paths``), keyed every frame
+with an ease-in, ease-out speed profile; walkers face along the route and, on arrival, the way
+the mark faces. A seat is approached from the front: the walk ends standing in front of it and
+sitting down moves the hips back onto it; standing up steps forward again.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..plan.model import ActionBeat, DialogueBeat, MoveBeat, Plan, Scene, SetSpec
+from ..plan.model import ActionBeat, DialogueBeat, Mark, MoveBeat, Plan, Scene, SetSpec
+from .paths import Floor, PathError, Walker, point_at, walk_profile
+from .sets import entrance_mark
 from .timeline import Timeline
 
 TURN_SECONDS = 0.5
+ARRIVE_SECONDS = 0.4
+"""Time to turn from the last step to the mark's facing."""
+DOOR_OUTSIDE = 1.2
+"""How far beyond a door mark an entrance starts and an exit ends (metres)."""
 NECK_LIMIT = 80.0  # degrees the head turns from the body
 SET_SPACING = 80.0  # metres between sets on the X axis of the one Blender scene
 
@@ -43,11 +52,24 @@ class Track:
     gaze: np.ndarray | None = None  # (F,) degrees: where the head looks, within neck limits of facing
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """Where a walk must end: the mark (or the spot in front of a seat) at the beat's end."""
+
+    character: str
+    frame: int                  # film frame the walk ends on
+    target: tuple[float, float]  # world metres
+    mark: str
+    where: str                  # the beat, e.g. "scenes[0].beats[3]"
+
+
 @dataclass
 class Blocking:
     frame_count: int
     tracks: dict[str, Track] = field(default_factory=dict)
     set_offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    arrivals: list[Arrival] = field(default_factory=list)
+    route_clearance: float | None = None  # smallest clearance of any planned route (metres)
 
 
 def set_offsets(plan: Plan) -> dict[str, tuple[float, float]]:
@@ -64,14 +86,22 @@ def _angle_to(src: tuple[float, float], dst: tuple[float, float], default: float
 class _SceneKeys:
     """Collects keys for every cast member of one scene."""
 
-    def __init__(self, scene: Scene, set_spec: SetSpec, offset: tuple[float, float], t0: float):
+    def __init__(self, scene: Scene, set_spec: SetSpec, offset: tuple[float, float], t0: float,
+                 walker: Walker, fps: int):
         self.scene, self.set_spec, self.offset = scene, set_spec, offset
+        self.walker, self.fps = walker, fps
         self.keys: dict[str, list[_Key]] = {c: [] for c in scene.cast}
         self.seat: dict[str, float] = {}
+        self.seat_mark: dict[str, Mark] = {}
+        self.arrivals: list[Arrival] = []
+        self.clearance = float("inf")
+        self.where = ""
         for place in scene.start:
             mark = set_spec.mark(place.mark)
             pos = self._world(mark.position)
             self.seat[place.character] = mark.seat_height or 0.45
+            if mark.kind == "sit":
+                self.seat_mark[place.character] = mark
             self.keys[place.character].append(
                 _Key(t0, pos[0], pos[1], mark.facing, 1.0 if place.posture == "sit" else 0.0,
                      place.present))
@@ -84,6 +114,44 @@ class _SceneKeys:
 
     def _world(self, local: tuple[float, float]) -> tuple[float, float]:
         return local[0] + self.offset[0], local[1] + self.offset[1]
+
+    def _local(self, world: tuple[float, float]) -> tuple[float, float]:
+        return world[0] - self.offset[0], world[1] - self.offset[1]
+
+    def position_at(self, cid: str, t: float) -> tuple[float, float]:
+        keys = self.keys[cid]
+        times = [k.t for k in keys]
+        return (float(np.interp(t, times, [k.x for k in keys])), float(np.interp(t, times, [k.y for k in keys])))
+
+    def walk(self, cid: str, start: float, end: float, dest: tuple[float, float], *, name: str,
+             facing: float | None = None, approach: tuple[float, float] | None = None) -> None:
+        """Walk ``cid`` along a planned route to ``dest`` (world) between ``start`` and ``end``,
+        turning to ``facing`` on arrival."""
+        here = self.last(cid)
+        standing, passing = [], []
+        for other in self.scene.cast:
+            if other == cid or not self.last(other).present:
+                continue
+            for point in {self.position_at(other, start), (self.last(other).x, self.last(other).y)}:
+                standing.append((other, self._local(point)))
+            if self.last(other).t > start + 1e-6:  # walking at the same time: keep off their way
+                for t in np.arange(start, min(end, self.last(other).t), 0.2):
+                    passing.append((other, self._local(self.position_at(other, float(t)))))
+        request = dict(start=self._local((here.x, here.y)), goal=self._local(dest), where=self.where,
+                       goal_name=name, approach=None if approach is None else self._local(approach))
+        try:
+            route = self.walker.route(people=standing + passing, **request)
+        except PathError:
+            if not passing:
+                raise
+            route = self.walker.route(people=standing, **request)
+        self.clearance = min(self.clearance, route.clearance)
+        points = route.points + np.array(self.offset)
+        _walk_keys(self, cid, points, start, end, facing)
+
+    def arrive(self, cid: str, end: float, target: tuple[float, float], mark: str) -> None:
+        frame = int(round(end * self.fps)) + 1
+        self.arrivals.append(Arrival(cid, frame, (float(target[0]), float(target[1])), mark, self.where))
 
     def last(self, cid: str) -> _Key:
         return self.keys[cid][-1]
@@ -149,14 +217,18 @@ def _apply_beat(keys: _SceneKeys, beat, start: float, end: float) -> None:
             if cid != speaker and keys.last(cid).present:
                 keys.face(cid, start, speaker)
     elif isinstance(beat, MoveBeat):
+        cid = beat.character
         mark = keys.set_spec.mark(beat.to_mark)
-        dest = keys._world(mark.position)
-        here = keys.last(beat.character)
-        heading = _angle_to((here.x, here.y), dest, here.facing)
-        keys.key(beat.character, start)
-        keys.key(beat.character, min(start + TURN_SECONDS, end), facing=heading)
-        keys.key(beat.character, end, x=dest[0], y=dest[1], facing=heading)
-        keys.seat[beat.character] = mark.seat_height or 0.45
+        approach = keys.walker.standing_spot(mark)
+        dest = keys._world(approach if approach is not None else mark.position)
+        start = _stand_if_seated(keys, cid, start, end)
+        keys.walk(cid, start, end, dest, name=mark.id, facing=mark.facing)
+        keys.arrive(cid, end, dest, mark.id)
+        keys.seat[cid] = mark.seat_height or 0.45
+        if mark.kind == "sit":
+            keys.seat_mark[cid] = mark
+        else:
+            keys.seat_mark.pop(cid, None)
     elif isinstance(beat, ActionBeat):
         _apply_action(keys, beat, start, end)
 
@@ -164,27 +236,128 @@ def _apply_beat(keys: _SceneKeys, beat, start: float, end: float) -> None:
 def _apply_action(keys: _SceneKeys, beat: ActionBeat, start: float, end: float) -> None:
     cid = beat.character
     if beat.action == "enter":
-        door = keys.set_spec.mark(beat.target) if beat.target else keys.set_spec.marks[0]
-        inside = keys._world(door.position)
-        back = math.radians(door.facing + 180.0)
-        outside = (inside[0] + 1.2 * math.cos(back), inside[1] + 1.2 * math.sin(back))
+        door = _door(keys, beat.target)
+        inside, outside = _door_points(keys, door)
         keys.key(cid, start - 1e-3, present=False)
-        keys.key(cid, start, x=outside[0], y=outside[1], facing=door.facing, present=True)
-        keys.key(cid, end, x=inside[0], y=inside[1])
+        keys.key(cid, start, x=outside[0], y=outside[1], facing=door.facing, present=True, sit=0.0)
+        keys.walk(cid, start, end, inside, name=door.id)
+        keys.arrive(cid, end, inside, door.id)
+        keys.seat_mark.pop(cid, None)
     elif beat.action == "exit":
-        keys.key(cid, end)
+        door = _door(keys, beat.target)
+        inside, outside = _door_points(keys, door)
+        start = _stand_if_seated(keys, cid, start, end)
+        middle = start + 0.8 * (end - start)
+        keys.walk(cid, start, middle, inside, name=door.id)
+        keys.key(cid, end, x=outside[0], y=outside[1])
         keys.key(cid, end + 1e-3, present=False)
+        keys.seat_mark.pop(cid, None)
     elif beat.action == "sit":
-        mark = keys.set_spec.mark(beat.target) if beat.target else None
+        mark = keys.set_spec.mark(beat.target) if beat.target else keys.seat_mark.get(cid)
         facing = mark.facing if mark else keys.last(cid).facing
         keys.key(cid, start)
         keys.key(cid, min(start + TURN_SECONDS, end), facing=facing)
-        keys.key(cid, end, sit=1.0)
+        seat = keys._world(mark.position) if mark is not None and mark.kind == "sit" else None
+        if seat is not None:
+            keys.key(cid, end, sit=1.0, x=seat[0], y=seat[1])
+            keys.seat_mark[cid] = mark
+        else:
+            keys.key(cid, end, sit=1.0)
     elif beat.action == "stand_up":
-        keys.key(cid, start)
-        keys.key(cid, end, sit=0.0)
+        _stand_up(keys, cid, start, end)
     elif beat.action in ("turn", "look", "point", "give", "take"):
         keys.face(cid, start, beat.target)
+
+
+def _door(keys: _SceneKeys, target: str | None) -> Mark:
+    if target:
+        try:
+            return keys.set_spec.mark(target)
+        except KeyError:
+            pass
+    return entrance_mark(keys.set_spec)
+
+
+def _door_points(keys: _SceneKeys, door: Mark) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The door mark (inside) and the spot beyond it where entrances start and exits end (world)."""
+    inside = keys._world(door.position)
+    back = math.radians(door.facing + 180.0)
+    return inside, (inside[0] + DOOR_OUTSIDE * math.cos(back), inside[1] + DOOR_OUTSIDE * math.sin(back))
+
+
+def _stand_up(keys: _SceneKeys, cid: str, start: float, end: float) -> None:
+    """Rise from the seat, stepping forward to the spot in front of it."""
+    keys.key(cid, start)
+    mark = keys.seat_mark.get(cid)
+    front = keys.walker.standing_spot(mark) if mark is not None else None
+    if front is not None and keys.last(cid).sit > 0.5:
+        x, y = keys._world(front)
+        keys.key(cid, end, sit=0.0, x=x, y=y)
+    else:
+        keys.key(cid, end, sit=0.0)
+
+
+def _stand_if_seated(keys: _SceneKeys, cid: str, start: float, end: float) -> float:
+    """A walk that starts seated first stands up; returns when the walking starts."""
+    if keys.last(cid).sit <= 0.5:
+        return start
+    risen = start + min(1.0, 0.3 * (end - start))
+    _stand_up(keys, cid, start, risen)
+    return risen
+
+
+def _walk_keys(keys: _SceneKeys, cid: str, points: np.ndarray, start: float, end: float,
+               facing: float | None) -> None:
+    """Key a walk along ``points`` (world) frame by frame: turn, walk with eased speed, arrive."""
+    here = keys.last(cid)
+    length = float(np.linalg.norm(np.diff(points, axis=0), axis=1).sum()) if len(points) > 1 else 0.0
+    keys.key(cid, start)
+    if length < 1e-3:
+        if facing is not None:
+            keys.key(cid, min(start + TURN_SECONDS, end), facing=facing)
+        keys.key(cid, end)
+        return
+    heading0 = point_at(points, np.array([0.0]))[1][0]
+    turn = TURN_SECONDS if abs(_wrap(heading0 - here.facing)) > 30.0 else 0.15
+    arrive = 0.0
+    if facing is not None:
+        heading1 = point_at(points, np.array([length]))[1][0]
+        arrive = ARRIVE_SECONDS if abs(_wrap(facing - heading1)) > 20.0 else 0.0
+    total = end - start
+    walk = total - turn - arrive
+    if walk < 0.6 * total:  # a short beat: turn while walking rather than walk too fast
+        turn, arrive = turn * 0.4 * total / (turn + arrive), arrive * 0.4 * total / (turn + arrive)
+        walk = total - turn - arrive
+    t0 = start + turn
+    step = 1.0 / keys.fps
+    times = np.arange(0.0, walk + 1e-9, step)
+    if times[-1] < walk - 1e-9:
+        times = np.append(times, walk)
+    positions, headings = point_at(points, walk_profile(length=length, duration=walk, times=times))
+    headings = _smooth_angles(headings, int(round(0.25 * keys.fps)))
+    keys.key(cid, t0, facing=here.facing + _wrap(headings[0] - here.facing))
+    previous = keys.last(cid).facing
+    for t, (x, y), heading in zip(times[1:], positions[1:], headings[1:]):
+        previous += _wrap(heading - previous)
+        keys.key(cid, t0 + t, x=float(x), y=float(y), facing=previous)
+    if facing is not None:
+        keys.key(cid, end, facing=previous + _wrap(facing - previous))
+    else:
+        keys.key(cid, end)
+
+
+def _wrap(angle: float) -> float:
+    return (angle + 180.0) % 360.0 - 180.0
+
+
+def _smooth_angles(degrees: np.ndarray, half: int) -> np.ndarray:
+    """A moving average of headings (unwrapped), so corners turn over a few frames."""
+    if half < 1 or len(degrees) < 3:
+        return degrees
+    unwrapped = np.degrees(np.unwrap(np.radians(degrees)))
+    padded = np.pad(unwrapped, half, mode="edge")
+    kernel = np.ones(2 * half + 1) / (2 * half + 1)
+    return np.convolve(padded, kernel, mode="valid")
 
 
 def _sample(keys: list[_Key], times: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -209,12 +382,19 @@ def block_plan(*, plan: Plan, timeline: Timeline) -> Blocking:
     blocking = Blocking(frame_count=frames, set_offsets=offsets)
     per_char: dict[str, list[tuple[int, int, tuple]]] = {c.id: [] for c in plan.characters}
     seats: dict[str, np.ndarray] = {c.id: np.full(frames, 0.45) for c in plan.characters}
-    for scene in plan.scenes:
+    walkers: dict[str, Walker] = {}
+    for si, scene in enumerate(plan.scenes):
         span = timeline.scene_spans[scene.id]
-        keys = _SceneKeys(scene, plan.set(scene.set), offsets[scene.set], span[0])
+        if scene.set not in walkers:
+            walkers[scene.set] = Walker(Floor(plan.set(scene.set)))
+        keys = _SceneKeys(scene, plan.set(scene.set), offsets[scene.set], span[0], walkers[scene.set], plan.fps)
         for index, beat in enumerate(scene.beats):
             bt = timeline.beats[(scene.id, index)]
+            keys.where = f"scenes[{si}].beats[{index}] ({scene.id})"
             _apply_beat(keys, beat, bt.start, bt.end)
+        blocking.arrivals.extend(keys.arrivals)
+        if math.isfinite(keys.clearance):
+            blocking.route_clearance = min(keys.clearance, blocking.route_clearance or math.inf)
         first = timeline.frame_of(span[0]) - 1
         last = min(frames, timeline.frame_of(span[1]) - 1)
         window = times[first:last]

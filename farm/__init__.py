@@ -1,0 +1,1 @@
+"""Render and refine on a studio farm: Flamenco job submission and status."""
