@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_refine_parser(sub)
 
+    from .farm.cli import add_farm_parser
+
+    add_farm_parser(sub)
+
     sub.add_parser("schema", help="print the plan's JSON Schema")
     return parser
 
@@ -170,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
         from .refine.cli import run_refine_command
 
         return run_refine_command(args, bars)
+    if args.command == "farm":
+        from .farm.cli import run_farm_command
+
+        return run_farm_command(args, bars)
     if args.command == "schema":
         from .plan.io import plan_json_schema
 

@@ -240,7 +240,7 @@ class _ShotWork:
     keys: list[str]
 
 
-def _shot_work(plan: Plan, timeline: Timeline, blocking: Blocking, cameras: dict[str, CameraPose],
+def shot_work(plan: Plan, timeline: Timeline, blocking: Blocking, cameras: dict[str, CameraPose],
                kit_keys: dict[str, str], settings: RenderSettings) -> list[_ShotWork]:
     work = []
     for shot_range in timeline.shots:
@@ -252,7 +252,7 @@ def _shot_work(plan: Plan, timeline: Timeline, blocking: Blocking, cameras: dict
     return work
 
 
-def _shot_done(prod: Production, work: _ShotWork, frames: int, passes: tuple[str, ...]) -> bool:
+def shot_done(prod: Production, work: _ShotWork, frames: int, passes: tuple[str, ...]) -> bool:
     from .render.parallel import read_shot_state
     from .render.passes import frame_file_map
 
@@ -299,9 +299,9 @@ def render_production(*, out: Path, engine: str = "cycles", samples: int = 4,
     settings = RenderSettings(engine=engine_id(engine), samples=samples,
                               resolution=tuple(resolution or plan.resolution), passes=chosen)
     kit_keys = {c.id: appearance_key(c.appearance) for c in plan.characters}
-    work = _shot_work(plan, timeline, blocking, cameras, kit_keys, settings)
+    work = shot_work(plan, timeline, blocking, cameras, kit_keys, settings)
     ranges = {r.shot: r for r in timeline.shots}
-    todo = [w for w in work if not _shot_done(prod, w, ranges[w.shot].frame_count, chosen)]
+    todo = [w for w in work if not shot_done(prod, w, ranges[w.shot].frame_count, chosen)]
     progress.start("render", sum(ranges[w.shot].frame_count for w in todo))
     started = time.perf_counter()
     rendered = _render_shots(prod, plan, todo, ranges, settings, progress,
