@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FilmCrewError
+from .errors import FilmCrewError, StageError
 from .fsutil import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file, sha256_json
 from .plan.io import load_plan, plan_to_json, save_plan
 from .plan.model import Plan
@@ -196,6 +196,39 @@ def _heights(kit_paths: dict[str, Path]) -> dict[str, float]:
     return {cid: float(load_kit(path).height_m) for cid, path in kit_paths.items()}
 
 
+def _clip_paths(plan: Plan, prod: Production) -> dict[tuple[str, int], Path]:
+    """The clip file of every ``perform`` beat, relative paths taken from the production folder."""
+    paths = {}
+    for si, scene in enumerate(plan.scenes):
+        for bi, beat in enumerate(scene.beats):
+            clip = getattr(beat, "clip", None)
+            if clip is None:
+                continue
+            path = Path(clip).expanduser()
+            path = path if path.is_absolute() else prod.root / path
+            if not path.is_file():
+                raise StageError(f"motion clip not found: {path}", path=prod.plan,
+                                 field=f"scenes[{si}].beats[{bi}].clip")
+            paths[(scene.id, bi)] = path
+    return paths
+
+
+def _read_clips(plan: Plan, paths: dict[tuple[str, int], Path]) -> dict:
+    from .characters.clips import read_clip
+
+    return {key: read_clip(path) for key, path in paths.items()}
+
+
+def _baked_feet(plan: Plan, blocking: Blocking) -> dict[str, np.ndarray]:
+    """The ankles of every character on every film frame, from the baked rig (for the metrics)."""
+    import bpy
+
+    from .scene.motion import sample_feet
+
+    armatures = {c.id: bpy.data.objects[c.id] for c in plan.characters if c.id in bpy.data.objects}
+    return sample_feet(scene=bpy.context.scene, armatures=armatures, frames=range(1, blocking.frame_count + 1))
+
+
 def stage_production(*, out: Path, progress: Progress | None = None, force: bool = False) -> StageResult:
     """Stage plan.json: character kits, blocking, cameras, and scene.blend."""
     progress = progress or Progress()
@@ -204,7 +237,9 @@ def stage_production(*, out: Path, progress: Progress | None = None, force: bool
     plan = load_plan(prod.require(prod.plan, stage="plan"))
     progress.start("stage", 4 + len(plan.characters) + len(plan.sets))
     kit_paths, kit_keys = _kits(plan, prod, progress)
+    clip_paths = _clip_paths(plan, prod)
     inputs = sha256_json({"plan": sha256_bytes(plan_to_json(plan).encode()), "kits": kit_keys,
+                          "clips": {f"{k[0]}/{k[1]}": sha256_file(p) for k, p in clip_paths.items()},
                           "version": STAGE_VERSION})
     outputs = (prod.blend, prod.staging, prod.cameras)
     if not force and prod.stage_hash("stage") == inputs and all(p.exists() for p in outputs):
@@ -218,14 +253,16 @@ def stage_production(*, out: Path, progress: Progress | None = None, force: bool
     from .scene.build import build_scene, save_blend
 
     build_scene(plan=plan, timeline=timeline, blocking=blocking, cameras=cameras, kit_paths=kit_paths,
-                progress=lambda note: progress.advance("stage", note=note))
-    _save_staging(prod.staging, blocking)
+                progress=lambda note: progress.advance("stage", note=note), clips=_read_clips(plan, clip_paths))
+    feet = _baked_feet(plan, blocking)
+    progress.advance("stage", 0, "feet measured")
+    _save_staging(prod.staging, blocking, feet)
     _save_cameras(prod.cameras, cameras)
     save_blend(prod.blend)
     from .review.blocking_metrics import blocking_metrics
 
     merge_report(prod.path("report.json"), {"blocking": blocking_metrics(plan=plan, blocking=blocking,
-                                                                         timeline=timeline)})
+                                                                         timeline=timeline, feet=feet)})
     progress.advance("stage", note="scene.blend")
     prod.record_stage("stage", inputs)
     progress.finish("stage", f"{timeline.frame_count} frames, {len(cameras)} cameras")

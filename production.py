@@ -12,7 +12,7 @@ from .fsutil import atomic_write_json
 
 MARKER = ".filmcrew"
 # Files FilmCrew itself writes; a folder holding anything else is someone else's.
-OWN_NAMES = {MARKER, "farm.json", "screenplay.fountain", "screenplay.pdf", "plan.json", "scene.blend", "shots",
+OWN_NAMES = {MARKER, "farm.json", "clips", "screenplay.fountain", "screenplay.pdf", "plan.json", "scene.blend", "shots",
              "manifest.json", "animatic.mp4", "subtitles.srt", "timeline.otio", "report.json",
              "refined", "film.mp4", "characters", "staging.npz", "cameras.json", "storyboard.png",
              "agents", "audio"}

@@ -29,9 +29,27 @@ SIMPLE_ACTIONS = {"nod": "nod", "shrug": "shrug", "wave": "wave", "lean": "lean"
                   "remain": "stay", "wait": "stay", "smile": "react", "laugh": "react",
                   "sigh": "react", "frown": "react", "cry": "react", "sip": "react",
                   "drink": "react", "type": "react", "shake": "shake_head"}
+_BODY_PART = r"\b(face|chin|forehead|eyes|mouth|temple|temples|neck|head|cheek|nose|brow)\b"
+GESTURES = (  # (verbs, pattern the rest of the clause must match, action): checked before moves
+    (("cross", "fold"), r"^(his|her|their)\s+arms", "arms_crossed"),
+    (("shake",), r"\bhands?\b", "handshake"),
+    (("crouch", "kneel", "squat", "duck"), r"", "crouch"),
+    (("put", "place", "rest", "plant"), r"\bhands? on (his|her|their) hips", "hands_on_hips"),
+    (("rub", "touch", "scratch", "cover", "cup", "press", "put", "rest"), _BODY_PART, "hand_to_face"),
+    (("extend", "offer", "hold", "reach", "stretch"), r"\b(a|his|her|their)\s+hand\b|^out\s+(a|his|her|their)\s+hand",
+     "offer_hand"),
+)
 PAREN_ACTIONS = {"leaning": "lean", "nodding": "nod", "shrugging": "shrug", "waving": "wave",
                  "pointing": "point", "turning": "turn"}
 _PRONOUNS = {"he": 1.0, "him": 1.0, "his": 1.0, "she": 0.0, "her": 0.0}
+
+
+def gesture_action(verb: str, rest: str) -> str | None:
+    """The gesture of the motion library a clause names ("crosses her arms"), or None."""
+    for verbs, pattern, action in GESTURES:
+        if verb in verbs and re.search(pattern, rest.lower()):
+            return action
+    return None
 
 
 @dataclass
@@ -280,6 +298,10 @@ class SceneBlocker:
         elif verb == "follow" and re.match(r"^(his|her|their)\s+(finger|gaze|eyes|look)", rest):
             self._action(cid, "look", line=line, text=text, target=self.last_point_target,
                          parallel=parallel)
+        elif gesture_action(verb, rest):
+            action = gesture_action(verb, rest)
+            self._action(cid, action, line=line, text=text, parallel=parallel,
+                         target=self._target(cid, rest, glance=action in ("handshake", "offer_hand")))
         elif verb in MOVE_VERBS:
             self._walk(cid, verb, rest, following, line=line, text=text, parallel=parallel)
         elif verb in LOOK_VERBS:

@@ -95,8 +95,12 @@ def appearance_key(appearance: Appearance) -> str:
 
 
 def kit_path(*, appearance: Appearance, cache_dir: Path) -> Path:
-    """Where the kit of ``appearance`` lives in ``cache_dir``."""
-    return Path(cache_dir) / f"{appearance_key(appearance)}.npz"
+    """Where the kit of ``appearance`` lives in ``cache_dir`` (``smplx-`` kits when the user has
+    configured SMPL-X model files, so the two bodies never share a cache entry)."""
+    from .smplx_kit import model_folder
+
+    prefix = "smplx-" if model_folder() is not None else ""
+    return Path(cache_dir) / f"{prefix}{appearance_key(appearance)}.npz"
 
 
 # --------------------------------------------------------------------------- loading (numpy)
@@ -254,10 +258,18 @@ def generate_kit(*, appearance: Appearance, path: Path) -> None:
 
 def generate_kits(*, jobs: list[tuple[Appearance, Path]], on_done: Callable[[Path], None] | None = None
                   ) -> None:
-    """Generate several kits with one anny model (loaded once)."""
-    generator = _KitGenerator()
+    """Generate several kits with one anny model (loaded once), or with the ``smplx`` package
+    when the user has configured SMPL-X model files (``FILMCREW_SMPLX_MODELS``)."""
+    from .smplx_kit import generate_smplx_kit, model_folder
+
+    folder = model_folder()
+    generator = None
     for appearance, path in jobs:
-        atomic_write_bytes(path, _kit_bytes(generator.kit(appearance)))
+        if folder is not None:
+            generate_smplx_kit(appearance=appearance, path=path, folder=folder)
+        else:
+            generator = generator or _KitGenerator()
+            atomic_write_bytes(path, _kit_bytes(generator.kit(appearance)))
         if on_done is not None:
             on_done(path)
 

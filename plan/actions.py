@@ -35,4 +35,11 @@ ACTIONS: dict[str, ActionSpec] = {
     "lean": ActionSpec(1.5, None, "lean back or on something"),
     "react": ActionSpec(2.0, None, "a silent reaction"),
     "stay": ActionSpec(2.0, None, "stay where they are"),
+    "perform": ActionSpec(3.0, None, "play a motion-capture clip (BVH or SMPL-X .npz) named by the beat's clip"),
+    "hands_on_hips": ActionSpec(2.0, None, "stand with the hands on the hips"),
+    "arms_crossed": ActionSpec(2.5, None, "fold the arms across the chest"),
+    "hand_to_face": ActionSpec(1.5, None, "bring a hand to the face or chin"),
+    "crouch": ActionSpec(2.0, None, "crouch down, knees bent"),
+    "handshake": ActionSpec(2.0, None, "shake hands with someone"),
+    "offer_hand": ActionSpec(1.5, None, "reach a hand out to someone"),
 }

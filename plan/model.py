@@ -154,6 +154,8 @@ class ActionBeat(_Beat):
     character: str
     action: str = Field(description="an action of the motion library (see plan.ACTIONS)")
     target: str | None = Field(None, description="a mark, character or prop id")
+    clip: str | None = Field(None, description="for action 'perform': a BVH or AMASS-style SMPL-X .npz motion "
+                                               "clip, a path relative to the production folder")
     text: str = ""
 
 
@@ -310,6 +312,8 @@ def _beat_errors(where: str, beat, scene: Scene, marks: set[str] | None, targets
             errors.append(f"{where}.action: unknown action '{beat.action}'")
         if beat.target and targets is not None and beat.target not in targets:
             errors.append(f"{where}.target: unknown target '{beat.target}'")
+        if (beat.action == "perform") != (beat.clip is not None):
+            errors.append(f"{where}.clip: action 'perform' needs a clip, and only it takes one")
     if isinstance(beat, DialogueBeat) and beat.addressee and beat.addressee not in scene.cast:
         errors.append(f"{where}.addressee: '{beat.addressee}' is not in the cast")
     return errors

@@ -7,7 +7,8 @@
   (within ``CONTACT_HEIGHT`` of its lowest height), in cm per frame, over the frames in which
   its character walks; measured on the baked rig's ankles, not on the plan;
 - arrival error: distance between the end of each walk and its target (the mark, or the spot in
-  front of a seat), measured between the baked feet when they are there;
+  front of a seat), measured between the baked feet, once they have settled (``SETTLE``
+  seconds after the beat ends: the last step squares the feet up), else at the root;
 - minimum clearance: the smallest distance from a walking character's centre to furniture or a
   wall (a body radius of 25 cm or more keeps the shoulders clear).
 """
@@ -29,6 +30,7 @@ TELEPORT = 0.5
 """A jump of more than this between frames is a cut between sets, not motion."""
 HOLLOW_KINDS = {"stairwell"}
 """Props people come out of (through their door): not furniture to pass through."""
+SETTLE = 0.5
 SEAT_KINDS = {"chair", "folding_chair", "stool", "sofa", "armchair", "bench", "office_chair", "parapet", "bed"}
 
 
@@ -131,10 +133,12 @@ def blocking_metrics(*, plan: Plan, blocking: Blocking, timeline,
         result["foot_skate_cm_per_frame"] = round(float(np.mean(skates)), 3)
     errors = []
     for arrival in blocking.arrivals:
-        frame = min(arrival.frame, blocking.frame_count) - 1
         track = blocking.tracks[arrival.character]
-        where = feet[arrival.character][frame, :, :2].mean(axis=0) if arrival.character in feet \
-            else track.position[frame]
+        if arrival.character in feet:
+            frame = min(arrival.frame + int(round(SETTLE * plan.fps)), blocking.frame_count) - 1
+            where = feet[arrival.character][frame, :, :2].mean(axis=0)
+        else:
+            where = track.position[min(arrival.frame, blocking.frame_count) - 1]
         errors.append(float(np.linalg.norm(where - np.array(arrival.target))))
     if errors:
         result["arrival_error_cm_max"] = round(max(errors) * 100.0, 1)

@@ -19,7 +19,12 @@ from ..plan.model import Plan
 from ..staging.blocking import Blocking
 from ..staging.cameras import CameraPose, pose_at
 from ..staging.timeline import Timeline
-from .characters import build_character, set_posture
+from ..staging.gait import plan_gait
+from ..staging.performance import Performance, perform_plan
+from ..characters.clips import Clip
+from .characters import build_character, posture_bases
+from .clips import key_clip
+from .motion import MotionInput, keep_frames, bake_motion, ensure_action, gait_body, write_curve
 from .sets import build_set, load_user_set
 
 
@@ -47,59 +52,42 @@ def _place_set(*, plan: Plan, set_id: str, offset: tuple[float, float]) -> None:
             obj.parent = root
 
 
-def _changing_frames(values: np.ndarray, tolerance: float) -> np.ndarray:
-    """Frames where a piecewise-linear signal bends: keys there reproduce it exactly."""
-    count = len(values)
-    if count <= 2:
-        return np.arange(count)
-    flat = values.reshape(count, -1)
-    bend = np.abs(flat[:-2] - 2 * flat[1:-1] + flat[2:]).max(axis=1) > tolerance
-    return np.concatenate([[0], np.nonzero(bend)[0] + 1, [count - 1]])
+def _keyframe_track(armature: bpy.types.Object, *, track, frame_count: int, fps: int = 24,
+                    performance: Performance | None = None, age_years: float = 35.0) -> None:
+    """Key a character over the film: the object on its path, the pose bones by ``bake_motion``."""
+    _key_object(armature, track=track)
+    gait = plan_gait(position=track.position, facing=track.facing, present=track.present,
+                     sit=track.sit, body=gait_body(armature, age_years=age_years), fps=fps)
+    seats = np.unique(np.round(track.seat_height[track.sit > 0.0], 3))
+    performance = performance or Performance()
+    motion = MotionInput(position=track.position, facing=track.facing, sit=track.sit,
+                         seat_height=track.seat_height, gait=gait, events=performance.events,
+                         look=performance.look, fps=fps)
+    bake_motion(armature, motion=motion, postures=posture_bases(armature, seat_heights=seats))
 
 
-def _keyframe_track(armature: bpy.types.Object, *, track, frame_count: int) -> None:
-    rig_objects = [armature, *armature.children]
-    location = np.concatenate([track.position, np.zeros((frame_count, 1))], axis=1)
-    for i in _changing_frames(location, 1e-4):
-        armature.location = location[i]
-        armature.keyframe_insert("location", frame=int(i) + 1)
+def _key_object(armature: bpy.types.Object, *, track) -> None:
+    """Location and heading on every frame the root moves; visibility where it changes."""
+    action = ensure_action(armature)
+    location = np.concatenate([track.position, np.zeros((len(track.position), 1))], axis=1)
+    frames = keep_frames(location)
+    for k in range(3):
+        write_curve(action, armature, path="location", index=k, group="Object Transforms",
+                    frames=frames, values=location[frames, k])
     # The body faces -Y in its rest pose; a facing angle is measured from +X.
     rotation = np.radians(track.facing + 90.0)
-    for i in _changing_frames(rotation, 1e-4):
-        armature.rotation_euler = (0.0, 0.0, float(rotation[i]))
-        armature.keyframe_insert("rotation_euler", frame=int(i) + 1)
-    for i in _changing_frames(track.sit, 1e-3):
-        posture = "sit" if track.sit[i] > 0.5 else "stand"
-        set_posture(armature, posture=posture, frame=int(i) + 1, seat_height=float(track.seat_height[i]))
+    frames = keep_frames(rotation[:, None])
+    write_curve(action, armature, path="rotation_euler", index=2, group="Object Transforms",
+                frames=frames, values=rotation[frames])
     visible = track.present.astype(np.int8)
     changes = np.concatenate([[0], np.nonzero(np.diff(visible))[0] + 1])
-    for i in changes:
-        for obj in rig_objects:
-            obj.hide_render = obj.hide_viewport = not bool(visible[i])
-            obj.keyframe_insert("hide_render", frame=int(i) + 1)
-            obj.keyframe_insert("hide_viewport", frame=int(i) + 1)
-    _linear(armature)
-
-
-def _linear(obj: bpy.types.Object) -> None:
-    action = obj.animation_data.action if obj.animation_data else None
-    if action is None:
-        return
-    for fcurve in _fcurves(action):
-        for point in fcurve.keyframe_points:
-            point.interpolation = "LINEAR"
-
-
-def _fcurves(action) -> list:
-    """F-curves of an action (Blender 4.4+ keeps them in layered channelbags)."""
-    if hasattr(action, "fcurves") and len(action.fcurves):
-        return list(action.fcurves)
-    curves = []
-    for layer in getattr(action, "layers", []):
-        for strip in layer.strips:
-            for bag in getattr(strip, "channelbags", []):
-                curves.extend(bag.fcurves)
-    return curves
+    for obj in (armature, *armature.children):
+        target = ensure_action(obj)
+        for prop in ("hide_render", "hide_viewport"):
+            write_curve(target, obj, path=prop, index=0, group="Visibility", frames=changes,
+                        values=1.0 - visible[changes], interpolation=0)
+    armature.location = location[0]
+    armature.rotation_euler = (0.0, 0.0, float(rotation[0]))
 
 
 def _add_camera(*, shot_id: str, pose: CameraPose, first_frame: int) -> bpy.types.Object:
@@ -128,8 +116,13 @@ def _add_camera(*, shot_id: str, pose: CameraPose, first_frame: int) -> bpy.type
 
 
 def build_scene(*, plan: Plan, timeline: Timeline, blocking: Blocking, cameras: dict[str, CameraPose],
-                kit_paths: dict[str, Path], progress=None) -> bpy.types.Scene:
-    """Build the whole production into the current Blender session (replacing its contents)."""
+                kit_paths: dict[str, Path], progress=None, clips: dict[tuple[str, int], Clip] | None = None
+                ) -> bpy.types.Scene:
+    """Build the whole production into the current Blender session (replacing its contents).
+
+    ``clips``: the motion clip of each ``perform`` beat, by (scene id, beat index), keyed over the
+    character's baked motion from the beat's first frame, starting on their mark and facing.
+    """
     scene = reset_scene(plan=plan)
     scene.frame_start, scene.frame_end = 1, max(1, timeline.frame_count)
     for set_id, offset in blocking.set_offsets.items():
@@ -138,14 +131,18 @@ def build_scene(*, plan: Plan, timeline: Timeline, blocking: Blocking, cameras: 
             progress(f"set {set_id}")
     people = bpy.data.collections.new("FC_Characters")
     scene.collection.children.link(people)
+    kits = {character.id: load_kit(kit_paths[character.id]) for character in plan.characters}
+    performances = perform_plan(plan=plan, timeline=timeline, blocking=blocking,
+                                heights={cid: kit.height_m for cid, kit in kits.items()})
     for character in plan.characters:
-        kit = load_kit(kit_paths[character.id])
-        armature = build_character(kit=kit, name=character.id, appearance=character.appearance,
-                                   collection=people)
-        _keyframe_track(armature, track=blocking.tracks[character.id],
-                        frame_count=blocking.frame_count)
+        armature = build_character(kit=kits[character.id], name=character.id,
+                                   appearance=character.appearance, collection=people)
+        _keyframe_track(armature, track=blocking.tracks[character.id], frame_count=blocking.frame_count,
+                        fps=plan.fps, performance=performances[character.id],
+                        age_years=character.appearance.age_years)
         if progress:
             progress(f"character {character.id}")
+    _key_clips(plan=plan, timeline=timeline, clips=clips or {})
     rig = bpy.data.collections.new("FC_Cameras")
     scene.collection.children.link(rig)
     for shot_range in timeline.shots:
@@ -158,6 +155,16 @@ def build_scene(*, plan: Plan, timeline: Timeline, blocking: Blocking, cameras: 
         scene.camera = bpy.data.objects[f"CAM_{timeline.shots[0].shot}"]
     scene.frame_set(1)
     return scene
+
+
+def _key_clips(*, plan: Plan, timeline: Timeline, clips: dict[tuple[str, int], Clip]) -> None:
+    scene = bpy.context.scene
+    for (scene_id, index), clip in sorted(clips.items()):
+        beat = plan.scene(scene_id).beats[index]
+        armature = bpy.data.objects[beat.character]
+        first = timeline.frame_of(timeline.beats[(scene_id, index)].start)
+        scene.frame_set(first)  # the clip starts where the character stands, facing their way
+        key_clip(armature, clip=clip, start_frame=first, fps=plan.fps)
 
 
 def save_blend(path: Path) -> None:

@@ -18,6 +18,7 @@ from mathutils import Matrix, Vector
 
 from ..characters.kit import BOTTOM, EYES, HAIR, REGIONS, SHOES, SKIN, TOP, CharacterKit
 from ..plan.model import Appearance
+from ..staging.poses import load_library
 
 POSTURES = ("stand", "sit")
 ROOT = "root"
@@ -252,10 +253,44 @@ def set_posture(armature: bpy.types.Object, *, posture: str, frame: int,
     _key_pose(armature=armature, pose=pose, frame=frame)
 
 
+def posture_bases(armature: bpy.types.Object, *, seat_heights=()) -> dict:
+    """Pose bases of the postures, for ``scene.motion.bake_motion``.
+
+    Returns:
+        ``{"stand": (quats, locations), ("sit", h): (quats, locations)}`` for each seat height
+        ``h`` (rounded to mm), each a dict bone name -> w-first quaternion / location.
+    """
+    out = {}
+    depth = float(armature.get(SEAT_DEPTH_PROP, 0.1))
+    for key in ["stand", *(("sit", round(float(h), 3)) for h in seat_heights)]:
+        pose = _PoseSolver(armature)
+        if key == "stand":
+            _stand(pose)
+        else:
+            _sit(pose, seat_height=key[1], depth=depth)
+        quats, locations = {}, {}
+        for name in POSTURE_BONES:
+            location, rotation, _ = pose.basis[name].decompose()
+            quats[name] = list(rotation.normalized())
+            locations[name] = list(location) if name == ROOT else [0.0, 0.0, 0.0]
+        out[key] = (quats, locations)
+    return out
+
+
+def _posture_arms(pose: _PoseSolver, posture: str) -> None:
+    """Aim the arms as the pose library's posture says (``[out, forward, up]``, mirrored)."""
+    arms = load_library().pose(posture).arms
+    for side_name, (side, sign) in (("left", ("L", 1.0)), ("right", ("R", -1.0))):
+        aim = arms.get(side_name)
+        for segment, bone in (("upper", "upperarm01"), ("lower", "lowerarm01")):
+            direction = getattr(aim, segment) if aim else None
+            if direction is not None:
+                out, forward, up = direction
+                pose.aim(f"{bone}.{side}", Vector((out * sign, -forward, up)))
+
+
 def _stand(pose: _PoseSolver) -> None:
-    for side, sign in (("L", 1.0), ("R", -1.0)):
-        pose.aim(f"upperarm01.{side}", Vector((0.16 * sign, 0.03, -1.0)))
-        pose.aim(f"lowerarm01.{side}", Vector((0.12 * sign, -0.12, -1.0)))
+    _posture_arms(pose, "stand")
 
 
 def _sit(pose: _PoseSolver, *, seat_height: float, depth: float) -> None:
@@ -263,8 +298,7 @@ def _sit(pose: _PoseSolver, *, seat_height: float, depth: float) -> None:
     pose.move_root(Vector((-hip.x, -hip.y, seat_height + depth - hip.z)))
     for side, sign in (("L", 1.0), ("R", -1.0)):
         _sit_leg(pose, side=side, sign=sign)
-        pose.aim(f"upperarm01.{side}", Vector((0.12 * sign, -0.3, -1.0)))
-        pose.aim(f"lowerarm01.{side}", Vector((-0.08 * sign, -1.0, -0.3)))
+    _posture_arms(pose, "sit")
 
 
 def _sit_leg(pose: _PoseSolver, *, side: str, sign: float) -> None:

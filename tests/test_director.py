@@ -134,3 +134,17 @@ def test_no_shot_starts_on_a_beat_that_runs_with_the_one_before():
         plan = direct(name)
         for shot in plan.shots:
             assert not plan.scene(shot.scene).beats[shot.first_beat].parallel, (name, shot.id)
+
+
+def test_gestures_in_action_lines_become_library_actions():
+    plan = direct_screenplay(screenplay=parse_fountain(
+        "INT. OFFICE - DAY\n\nANNA (40s) and TOM (30s) stand by the desk.\n\n"
+        "ANNA crosses her arms. TOM extends a hand to ANNA.\n\nANNA\nFine.\n\n"
+        "They shake hands. TOM rubs his forehead. ANNA puts her hands on her hips. TOM crouches.\n"))
+    found = [(b.character, b.action, b.target) for b in actions(plan.scenes[0])]
+    assert ("ANNA", "arms_crossed", None) in found
+    assert ("TOM", "offer_hand", "ANNA") in found
+    assert any(a == "handshake" for _, a, _ in found)
+    assert ("TOM", "hand_to_face", None) in found
+    assert ("ANNA", "hands_on_hips", None) in found
+    assert ("TOM", "crouch", None) in found

@@ -1,0 +1,172 @@
+"""Baked motion on a real anny rig in real Blender: planted IK feet, gestures, gaze, the library."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from filmcrew.characters import ensure_kits, load_kit
+from filmcrew.plan.model import Appearance
+from filmcrew.staging.blocking import Track
+from filmcrew.staging.performance import Performance, PoseEvent
+from filmcrew.staging.poses import load_library
+
+FPS = 24
+MAN = Appearance(age_years=40, gender=1.0)
+
+
+@pytest.fixture(scope="module")
+def kit_path(tmp_path_factory) -> Path:
+    return ensure_kits(appearances={"MAN": MAN}, cache_dir=tmp_path_factory.mktemp("kits"))["MAN"]
+
+
+def _walk_track() -> Track:
+    """Stand, walk 3 m along +X on a curve that bends towards +Y, stop, turn in place to face +Y."""
+    rest, walk, turn, hold = 12, 60, 12, 24
+    t = np.linspace(0.0, 1.0, walk)
+    s = t * t * (3 - 2 * t)
+    path = np.stack([3.0 * s, 0.8 * s * s], axis=1)
+    heading = np.degrees(np.unwrap(np.arctan2(np.gradient(path[:, 1]), np.gradient(path[:, 0]))))
+    heading[0] = 0.0
+    position = np.concatenate([np.zeros((rest, 2)), path, np.repeat(path[-1:], turn + hold, 0)])
+    facing = np.concatenate([np.zeros(rest), heading, np.linspace(heading[-1], 90.0, turn),
+                             np.full(hold, 90.0)])
+    count = len(position)
+    return Track(position=position, facing=facing, sit=np.zeros(count), present=np.ones(count, bool),
+                 seat_height=np.full(count, 0.45))
+
+
+def _build(kit_path, track, performance=None):
+    import bpy
+
+    from filmcrew.scene.build import _keyframe_track
+    from filmcrew.scene.characters import build_character
+
+    armature = build_character(kit=load_kit(kit_path), name="MAN", appearance=MAN)
+    _keyframe_track(armature, track=track, frame_count=len(track.position), fps=FPS,
+                    performance=performance)
+    return bpy, armature
+
+
+@pytest.mark.slow
+def test_baked_ankles_follow_the_planted_gait(kit_path):
+    from filmcrew.scene.motion import gait_body, sample_feet
+    from filmcrew.staging.gait import plan_gait
+
+    track = _walk_track()
+    bpy, armature = _build(kit_path, track)
+    gait = plan_gait(position=track.position, facing=track.facing, present=track.present, sit=track.sit,
+                     body=gait_body(armature), fps=FPS)
+    frames = np.arange(1, len(track.position) + 1)
+    started = time.perf_counter()
+    feet = sample_feet(scene=bpy.context.scene, armatures={"MAN": armature}, frames=frames, toes=True)["MAN"]
+    seconds = time.perf_counter() - started
+    assert feet.shape == (len(frames), 4, 3) and seconds < 5.0
+    error = np.linalg.norm(feet[:, :2] - gait.ankles, axis=2)
+    assert error.max() < 0.01, f"ankles miss their targets by {error.max():.4f} m"
+    both = gait.planted[1:] & gait.planted[:-1]
+    slide = np.linalg.norm(np.diff(feet[:, :2], axis=0), axis=2)[both]
+    assert slide.max() < 0.001  # planted feet stay put on the real rig: no skating
+    toes = feet[:, 2:]
+    assert np.all(toes[:, :, 2] > -0.02)  # toes above the floor
+    # Knees bend forward, never backwards: the knee lies in front of the hip-ankle line.
+    scene = bpy.context.scene
+    for frame in (20, 40, 60):
+        scene.frame_set(frame)
+        bones = armature.pose.bones
+        for side in "LR":
+            hip, knee, ankle = (np.array(bones[f"{b}.{side}"].head)
+                                for b in ("upperleg01", "lowerleg01", "foot"))
+            mid = (hip + ankle) / 2.0
+            assert knee[1] <= mid[1] + 0.01  # the body faces -Y in armature space
+    hide = [fc for fc in armature.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
+            if fc.data_path == "location"]
+    assert len(hide[0].keyframe_points) < len(frames)  # still spans are keyed sparsely
+
+
+def _right_wrist(armature):
+    return np.array(armature.matrix_world @ armature.pose.bones["wrist.R"].head)
+
+
+def _standing(count: int) -> Track:
+    return Track(position=np.zeros((count, 2)), facing=np.full(count, 90.0), sit=np.zeros(count),
+                 present=np.ones(count, bool), seat_height=np.full(count, 0.45))
+
+
+@pytest.mark.slow
+def test_point_and_wave_move_the_right_arm(kit_path):
+    track = _standing(80)
+    target = (-1.5, 2.0, 1.6)  # ahead and to the left, up high
+    events = [PoseEvent(10, 40, "point", 1.0, target), PoseEvent(50, 78, "wave", 1.0)]
+    bpy, armature = _build(kit_path, track, Performance(events=events))
+    scene = bpy.context.scene
+    scene.frame_set(5)
+    rest_wrist = _right_wrist(armature)
+    scene.frame_set(25)
+    shoulder = np.array(armature.matrix_world @ armature.pose.bones["upperarm01.R"].head)
+    wrist = _right_wrist(armature)
+    to_target = np.array(target) - shoulder
+    arm = wrist - shoulder
+    cosine = arm @ to_target / np.linalg.norm(arm) / np.linalg.norm(to_target)
+    assert cosine > 0.97, f"the arm points {math.degrees(math.acos(cosine)):.1f} degrees off"
+    scene.frame_set(64)
+    waving = _right_wrist(armature)
+    head = np.array(armature.matrix_world @ armature.pose.bones["head"].head)
+    assert waving[2] > head[2] - 0.15 > rest_wrist[2]  # hand up by the head
+    sideways = []
+    for frame in range(56, 72):
+        scene.frame_set(frame)
+        sideways.append(_right_wrist(armature)[0])
+    assert np.ptp(sideways) > 0.05  # and waving
+
+
+@pytest.mark.slow
+def test_head_turns_to_the_look_target_within_limits(kit_path):
+    track = _standing(40)  # facing +Y
+    look = np.full((40, 3), np.nan)
+    look[10:25] = (-3.0, 1.0, 1.6)   # to the character's left (-X when facing +Y), a little ahead
+    look[25:] = (0.0, -3.0, 1.6)     # straight behind: beyond the neck's reach
+    bpy, armature = _build(kit_path, track, Performance(look=look))
+    scene = bpy.context.scene
+
+    def head_yaw(frame: int) -> float:
+        scene.frame_set(frame)
+        forward = np.array((armature.matrix_world @ armature.pose.bones["eye.L"].tail)
+                           - (armature.matrix_world @ armature.pose.bones["eye.L"].head))
+        return math.degrees(math.atan2(forward[1], forward[0]))
+
+    assert head_yaw(5) == pytest.approx(90.0, abs=8.0)
+    expected = math.degrees(math.atan2(1.0 - 0.0, -3.0))
+    assert head_yaw(22) == pytest.approx(expected, abs=10.0)
+    behind = head_yaw(39)
+    assert abs(((behind - 90.0) + 180) % 360 - 180) <= 80.0 + 8.0  # clamped to the neck's reach
+
+
+@pytest.mark.slow
+def test_every_library_pose_keys_and_sitting_still_lands_on_the_seat(kit_path):
+    from filmcrew.scene.characters import character_joints
+
+    library = load_library()
+    names = [name for name, pose in library.poses.items() if pose.kind != "posture"]
+    length = 20
+    count = length * len(names) + 40
+    track = _standing(count)
+    track.sit[-30:] = np.clip(np.linspace(0.0, 3.0, 30), 0.0, 1.0)
+    events = [PoseEvent(i * length, (i + 1) * length, name, 1.0, (0.0, 2.0, 1.2))
+              for i, name in enumerate(names)]
+    bpy, armature = _build(kit_path, track, Performance(events=events))
+    scene = bpy.context.scene
+    scene.frame_set(1)
+    still = {b.name: b.matrix.copy() for b in armature.pose.bones}
+    for i, name in enumerate(names):
+        scene.frame_set(i * length + length // 2 + 1)
+        moved = max((b.matrix.translation - still[b.name].translation).length for b in armature.pose.bones)
+        assert moved > 0.01, f"pose {name} does not move the body"
+    scene.frame_set(count)
+    joints = character_joints(armature)
+    assert 0.45 + 0.04 < joints["pelvis"][2] < 0.45 + 0.13
+    assert joints["foot_l"][2] < 0.12 and joints["foot_r"][2] < 0.12
