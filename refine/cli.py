@@ -27,6 +27,13 @@ def _shots(text: str) -> list[str]:
     return shots
 
 
+def _ray_address(text: str) -> str:
+    text = text.strip()
+    if not text or (text not in ("auto", "local") and ":" not in text):
+        raise argparse.ArgumentTypeError(f"--ray takes auto, local, host:port or ray://host:port, not '{text}'")
+    return text
+
+
 def add_refine_parser(sub) -> None:
     """Add the ``refine`` subcommand to ``filmcrew``'s subparsers."""
     refine = sub.add_parser(
@@ -63,6 +70,10 @@ def add_refine_parser(sub) -> None:
     refine.add_argument("--overlap", type=int, default=None,
                         help="frames shared by neighbouring windows (default: a fifth of the window, 16 for 81)")
     refine.add_argument("--force", action="store_true", help="refine shots again even if unchanged")
+    refine.add_argument("--ray", metavar="ADDRESS", type=_ray_address, default=None,
+                        help="spread shots and windows over a Ray cluster, one GPU per task: auto (the cluster "
+                             "this machine joined), local (start one here), host:port or ray://host:port. The "
+                             "production and model folders must be on storage every node mounts at the same path")
     memory = refine.add_argument_group("memory and speed")
     memory.add_argument("--offload", choices=["model", "group"], default=None,
                         help="model: components on the GPU only while they run; group: stream transformer "
@@ -86,7 +97,7 @@ def run_refine_command(args: argparse.Namespace, bars) -> int:
         shots=args.shots, device=args.device, seed=args.seed, guidance_scale=args.guidance,
         conditioning_scale=args.conditioning_scale, control=args.control, window=args.window,
         overlap=args.overlap, negative_prompt=args.negative_prompt,
-        style_frame=str(args.style_frame) if args.style_frame else None, force=args.force,
+        style_frame=str(args.style_frame) if args.style_frame else None, force=args.force, ray=args.ray,
         memory=MemoryOptions(offload=args.offload, vae_tiling=args.vae_tiling, dtype=dtype,
                              compile=args.compile, attention=args.attention))
     notes: list[str] = []

@@ -75,6 +75,7 @@ class RefineSettings:
     max_references: int = 3
     memory: MemoryOptions = field(default_factory=MemoryOptions)
     force: bool = False
+    ray: str | None = None  # a Ray cluster address: shots and windows run there (see ray_runner.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -186,52 +187,117 @@ def _read_state(root: Path, shot: str) -> dict:
         return {}
 
 
-def refine_shot(*, backend: RefineBackend, job: ShotJob, settings: RefineSettings, plan_fps: int,
-                size: tuple[int, int], emit: Emit, cancelled: Callable[[], bool]) -> np.ndarray:
-    """Refine one shot; returns its frames at the plan's rate, (N, H, W, 3) uint8."""
+@dataclass
+class ShotControl:
+    """A shot's control video and mask at the model's size and frame rate, and its references."""
+
+    frames: np.ndarray
+    mask: np.ndarray
+    references: tuple
+
+
+def shot_control(*, job: ShotJob, settings: RefineSettings, plan_fps: int, model_fps: int,
+                 size: tuple[int, int], emit: Emit) -> ShotControl:
+    """Build the control video of ``job`` from its passes, resampled to the model's rate."""
     from PIL import Image
 
     source = job.source
     control = build_control(source, size=size, spec=settings.control, subjects=job.subjects)
     for note in control.notes:
         emit({"event": "note", "text": note})
-    model_fps = backend.settings.fps
     to_model = resample_indices(source.frame_count, src_fps=plan_fps, dst_fps=model_fps)
-    frames, mask = control.frames[to_model], control.mask()[to_model]
-    references = tuple(Image.open(p).convert("RGB") for p in job.references)
-    outputs = []
-    for index, window in enumerate(job.windows):
-        take = np.minimum(np.arange(window.start, window.end), len(frames) - 1)  # pad with the last frame
+    return ShotControl(frames=control.frames[to_model], mask=control.mask()[to_model],
+                       references=tuple(Image.open(p).convert("RGB") for p in job.references))
 
-        def on_step(step: int, steps: int, index: int = index) -> None:
-            if cancelled():
-                raise Cancelled()
-            emit({"event": "step", "shot": source.shot, "window": index + 1, "windows": len(job.windows),
-                  "step": step, "steps": steps})
 
-        outputs.append(backend.generate(WindowInput(
-            control=frames[take], mask=mask[take], references=references, prompt=job.prompt,
-            negative_prompt=settings.negative_prompt, seed=settings.seed, steps=settings.steps,
-            guidance_scale=settings.guidance_scale, conditioning_scale=settings.conditioning_scale),
-            on_step=on_step))
-    refined = blend_windows(job.windows, outputs, len(frames))
-    back = resample_indices(len(frames), src_fps=model_fps, dst_fps=plan_fps, n_dst=source.frame_count)
+def refine_window(*, backend: RefineBackend, job: ShotJob, index: int, control: ShotControl,
+                  settings: RefineSettings, emit: Emit, cancelled: Callable[[], bool]) -> np.ndarray:
+    """Generate window ``index`` of ``job``: (window length, H, W, 3) uint8 at the model's rate."""
+    window = job.windows[index]
+    take = np.minimum(np.arange(window.start, window.end), len(control.frames) - 1)  # pad with the last frame
+
+    def on_step(step: int, steps: int) -> None:
+        if cancelled():
+            raise Cancelled()
+        emit({"event": "step", "shot": job.source.shot, "window": index + 1, "windows": len(job.windows),
+              "step": step, "steps": steps})
+
+    return backend.generate(WindowInput(
+        control=control.frames[take], mask=control.mask[take], references=control.references, prompt=job.prompt,
+        negative_prompt=settings.negative_prompt, seed=settings.seed, steps=settings.steps,
+        guidance_scale=settings.guidance_scale, conditioning_scale=settings.conditioning_scale),
+        on_step=on_step)
+
+
+def blend_shot(*, job: ShotJob, outputs: list[np.ndarray], plan_fps: int, model_fps: int) -> np.ndarray:
+    """Blend the windows of ``job`` and resample back to the plan's rate: (N, H, W, 3) uint8."""
+    frames = len(resample_indices(job.source.frame_count, src_fps=plan_fps, dst_fps=model_fps))
+    refined = blend_windows(job.windows, outputs, frames)
+    back = resample_indices(frames, src_fps=model_fps, dst_fps=plan_fps, n_dst=job.source.frame_count)
     return refined[back]
 
 
-def run_refine(settings: RefineSettings, *, emit: Emit, cancelled: Callable[[], bool] = lambda: False) -> dict:
-    """Refine the shots of ``settings.out`` and cut the film; returns the run's figures.
+def refine_shot(*, backend: RefineBackend, job: ShotJob, settings: RefineSettings, plan_fps: int,
+                size: tuple[int, int], emit: Emit, cancelled: Callable[[], bool]) -> np.ndarray:
+    """Refine one shot; returns its frames at the plan's rate, (N, H, W, 3) uint8."""
+    model_fps = backend.settings.fps
+    control = shot_control(job=job, settings=settings, plan_fps=plan_fps, model_fps=model_fps, size=size,
+                           emit=emit)
+    outputs = [refine_window(backend=backend, job=job, index=index, control=control, settings=settings,
+                             emit=emit, cancelled=cancelled)
+               for index in range(len(job.windows))]
+    return blend_shot(job=job, outputs=outputs, plan_fps=plan_fps, model_fps=model_fps)
 
-    Args:
-        settings: what to refine and how.
-        emit: receives progress events (dicts with an ``event`` key): ``plan``, ``shot``, ``step``,
-            ``note``, ``film``.
-        cancelled: polled at every denoising step; True stops the run (raises ``Cancelled``).
 
-    Raises:
-        FilmCrewError: missing inputs, weights or GPU, out of memory, a failing shot. Shots
-            finished before the failure are kept.
-        Cancelled: ``cancelled()`` returned True.
+def shot_error(exc: Exception, *, job: ShotJob, settings: RefineSettings, size: tuple[int, int]) -> FilmCrewError:
+    """The one-line error of a shot that failed with ``exc`` (out of memory: what to try)."""
+    shot = job.source.shot
+    if isinstance(exc, FilmCrewError):
+        return FilmCrewError(f"shot {shot}: {exc}")
+    if _is_oom(exc):
+        return FilmCrewError(_oom_message(shot, size, job, settings))
+    first = (str(exc).strip().splitlines() or [""])[0]  # torch, diffusers: one line, naming the shot
+    return FilmCrewError(f"shot {shot} failed: {type(exc).__name__}: {first}")
+
+
+def save_shot(*, run: PreparedRun, job: ShotJob, settings: RefineSettings, frames: np.ndarray,
+              seconds: float, peak_gib: float | None) -> dict:
+    """Write ``refined/<shot>.mp4`` and its state file; returns the shot's figures for report.json."""
+    shot, size, model = job.source.shot, run.size, run.model
+    clip = run.root / "refined" / f"{shot}.mp4"
+    write_video(frames, fps=run.fps, out=clip)
+    state = {"shot": shot, "complete": True, "inputs_hash": job.inputs_hash, "backend": model.backend.name,
+             "model": str(model.path), "size": f"{size[0]}x{size[1]}", "steps": settings.steps,
+             "seed": settings.seed, "model_fps": model.settings.fps, "windows": len(job.windows),
+             "model_frames": job.model_frames, "prompt": job.prompt,
+             "references": [str(p) for p in job.references], "seconds": round(seconds, 2),
+             "seconds_per_frame": round(seconds / job.model_frames, 4)}
+    if peak_gib is not None:
+        state["peak_gpu_memory_gib"] = round(peak_gib, 2)
+    atomic_write_json(run.root / "refined" / f"{shot}.json", state)
+    figures = shot_metrics(job.source, clip)
+    figures.update({k: state[k] for k in ("size", "steps", "seconds_per_frame", "peak_gpu_memory_gib",
+                                          "backend") if k in state})
+    return figures
+
+
+@dataclass
+class PreparedRun:
+    """What every shot of a run shares: checked inputs, the model, the size and the shot jobs."""
+
+    root: Path
+    model: LoadedModel
+    fps: int
+    size: tuple[int, int]
+    all_sources: list[ShotSource]
+    jobs: list[ShotJob]
+
+
+def prepare_run(settings: RefineSettings, *, emit: Emit, check_gpu: bool = True) -> PreparedRun:
+    """Check the inputs, resolve the model and plan the shots; emits ``note`` and ``plan`` events.
+
+    ``check_gpu=False`` leaves the device check to the machines that run the shots (a Ray cluster
+    whose driver has no GPU).
     """
     check_settings(settings)
     root = Path(settings.out)
@@ -239,7 +305,8 @@ def run_refine(settings: RefineSettings, *, emit: Emit, cancelled: Callable[[], 
         if not (root / name).exists():
             raise FilmCrewError(f"missing; run `filmcrew {stage}` first", path=root / name)
     model = find_model(settings.model, settings.backend)
-    check_device(settings.device)
+    if check_gpu:
+        check_device(settings.device)
     check_cpu_size(model.path, settings.device)
     plan = load_plan(root / "plan.json")
     manifest = load_manifest(root)
@@ -257,59 +324,67 @@ def run_refine(settings: RefineSettings, *, emit: Emit, cancelled: Callable[[], 
           "shots": [{"shot": j.source.shot, "windows": len(j.windows), "frames": j.model_frames,
                      "done": j.done} for j in jobs],
           "total_steps": sum(len(j.windows) * settings.steps for j in jobs if not j.done)})
+    return PreparedRun(root=root, model=model, fps=plan.fps, size=size, all_sources=all_sources, jobs=jobs)
+
+
+def run_refine(settings: RefineSettings, *, emit: Emit, cancelled: Callable[[], bool] = lambda: False) -> dict:
+    """Refine the shots of ``settings.out`` and cut the film; returns the run's figures.
+
+    With ``settings.ray`` set, the shots and their windows run as tasks on that Ray cluster
+    (``ray_runner.run_refine_ray``); otherwise one after the other in this process.
+
+    Args:
+        settings: what to refine and how.
+        emit: receives progress events (dicts with an ``event`` key): ``plan``, ``shot``, ``step``,
+            ``note``, ``film``.
+        cancelled: polled at every denoising step; True stops the run (raises ``Cancelled``).
+
+    Raises:
+        FilmCrewError: missing inputs, weights or GPU, out of memory, a failing shot. Shots
+            finished before the failure are kept.
+        Cancelled: ``cancelled()`` returned True.
+    """
+    if settings.ray:
+        from .ray_runner import run_refine_ray
+
+        return run_refine_ray(settings, emit=emit, cancelled=cancelled)
+    run = prepare_run(settings, emit=emit)
     backend = None
     refined_count = 0
     started = time.perf_counter()
-    for job in jobs:
+    for job in run.jobs:
         shot = job.source.shot
         if job.done:
             emit({"event": "shot", "shot": shot, "state": "skipped"})
             continue
         if backend is None:
-            backend = _load_backend(model, settings)
+            backend = load_backend(run.model, settings)
         emit({"event": "shot", "shot": shot, "state": "start", "windows": len(job.windows)})
         shot_started = time.perf_counter()
-        _reset_peak(settings.device)
+        reset_peak(settings.device)
         try:
-            frames = refine_shot(backend=backend, job=job, settings=settings, plan_fps=plan.fps, size=size,
+            frames = refine_shot(backend=backend, job=job, settings=settings, plan_fps=run.fps, size=run.size,
                                  emit=emit, cancelled=cancelled)
         except Cancelled:
             raise
-        except FilmCrewError as exc:
-            raise FilmCrewError(f"shot {shot}: {exc}") from exc
-        except Exception as exc:  # torch, diffusers: one line, naming the shot
-            if _is_oom(exc):
-                raise FilmCrewError(_oom_message(shot, size, job, settings)) from exc
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise FilmCrewError(f"shot {shot} failed: {type(exc).__name__}: {first}") from exc
+        except Exception as exc:
+            raise shot_error(exc, job=job, settings=settings, size=run.size) from exc
         seconds = time.perf_counter() - shot_started
-        clip = root / "refined" / f"{shot}.mp4"
-        write_video(frames, fps=plan.fps, out=clip)
-        state = {"shot": shot, "complete": True, "inputs_hash": job.inputs_hash, "backend": model.backend.name,
-                 "model": str(model.path), "size": f"{size[0]}x{size[1]}", "steps": settings.steps,
-                 "seed": settings.seed, "model_fps": model.settings.fps, "windows": len(job.windows),
-                 "model_frames": job.model_frames, "prompt": job.prompt,
-                 "references": [str(p) for p in job.references], "seconds": round(seconds, 2),
-                 "seconds_per_frame": round(seconds / job.model_frames, 4)}
-        peak = _peak_gib(settings.device)
-        if peak is not None:
-            state["peak_gpu_memory_gib"] = round(peak, 2)
-        atomic_write_json(root / "refined" / f"{shot}.json", state)
-        figures = shot_metrics(job.source, clip)
-        figures.update({k: state[k] for k in ("size", "steps", "seconds_per_frame", "peak_gpu_memory_gib",
-                                              "backend") if k in state})
-        merge_report(root, {shot: figures})
+        figures = save_shot(run=run, job=job, settings=settings, frames=frames, seconds=seconds,
+                            peak_gib=peak_gib(settings.device))
+        merge_report(run.root, {shot: figures})
         refined_count += 1
         emit({"event": "shot", "shot": shot, "state": "done", "seconds": round(seconds, 2),
               "figures": figures})
-    film_note = assemble_film(root=root, sources=all_sources, fps=plan.fps, size=size)
-    emit({"event": "film", "path": str(root / "film.mp4"), "note": film_note})
-    return {"shots_refined": refined_count, "shots_skipped": sum(j.done for j in jobs),
-            "seconds": round(time.perf_counter() - started, 2), "size": f"{size[0]}x{size[1]}",
+    film_note = assemble_film(root=run.root, sources=run.all_sources, fps=run.fps, size=run.size)
+    emit({"event": "film", "path": str(run.root / "film.mp4"), "note": film_note})
+    return {"shots_refined": refined_count, "shots_skipped": sum(j.done for j in run.jobs),
+            "seconds": round(time.perf_counter() - started, 2), "size": f"{run.size[0]}x{run.size[1]}",
             "film": film_note}
 
 
-def _load_backend(model: LoadedModel, settings: RefineSettings) -> RefineBackend:
+def load_backend(model: LoadedModel, settings: RefineSettings) -> RefineBackend:
+    """Load the model's pipeline onto ``settings.device``; errors in one line naming the model."""
     try:
         return model.backend.load(model.path, device=settings.device, memory=settings.memory,
                                   settings=model.settings)
@@ -390,14 +465,16 @@ def _oom_message(shot: str, size: tuple[int, int], job: ShotJob, settings: Refin
             f"try {', '.join(tried)}")
 
 
-def _reset_peak(device: str) -> None:
+def reset_peak(device: str) -> None:
+    """Start measuring peak GPU memory afresh (nothing on the CPU)."""
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.reset_peak_memory_stats()
 
 
-def _peak_gib(device: str) -> float | None:
+def peak_gib(device: str) -> float | None:
+    """Peak GPU memory since ``reset_peak`` in GiB; None on the CPU (not measured)."""
     if not device.startswith("cuda"):
         return None
     import torch
