@@ -7,8 +7,9 @@
   (within ``CONTACT_HEIGHT`` of its lowest height), in cm per frame, over the frames in which
   its character walks; measured on the baked rig's ankles, not on the plan;
 - arrival error: distance between the end of each walk and its target (the mark, or the spot in
-  front of a seat), measured between the baked feet, once they have settled (``SETTLE``
-  seconds after the beat ends: the last step squares the feet up), else at the root;
+  front of a seat), measured between the baked feet as they settle: the closest they come to it
+  within ``SETTLE`` seconds of the beat's end (the last step squares the feet up after the root
+  arrives, and the next beat may move on right after); at the root when no feet were measured;
 - minimum clearance: the smallest distance from a walking character's centre to furniture or a
   wall (a body radius of 25 cm or more keeps the shoulders clear).
 """
@@ -134,12 +135,13 @@ def blocking_metrics(*, plan: Plan, blocking: Blocking, timeline,
     errors = []
     for arrival in blocking.arrivals:
         track = blocking.tracks[arrival.character]
+        first = min(arrival.frame, blocking.frame_count) - 1
         if arrival.character in feet:
-            frame = min(arrival.frame + int(round(SETTLE * plan.fps)), blocking.frame_count) - 1
-            where = feet[arrival.character][frame, :, :2].mean(axis=0)
+            last = min(arrival.frame + int(round(SETTLE * plan.fps)), blocking.frame_count)
+            where = feet[arrival.character][first:last, :, :2].mean(axis=1)
         else:
-            where = track.position[min(arrival.frame, blocking.frame_count) - 1]
-        errors.append(float(np.linalg.norm(where - np.array(arrival.target))))
+            where = track.position[first:first + 1]
+        errors.append(float(np.linalg.norm(where - np.array(arrival.target), axis=1).min()))
     if errors:
         result["arrival_error_cm_max"] = round(max(errors) * 100.0, 1)
         result["arrival_error_cm_mean"] = round(float(np.mean(errors)) * 100.0, 1)
