@@ -1,8 +1,9 @@
 """The Blender UI: a sidebar panel that runs the same stages as the CLI in a worker process.
 
 The panel never runs a stage in Blender's main thread: it starts ``python -m filmcrew.cli``
-in a child process and polls it from a modal operator's timer, so Blender stays responsive
-and Esc cancels (finished frames are kept; running the stage again resumes).
+in a child process (the worker environment named in the preferences) and polls it from a
+modal operator's timer, so Blender stays responsive and Esc cancels (finished frames are
+kept; running the stage again resumes). Nothing here needs more than Blender's own Python.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import bpy
 
 from .operators import CLASSES as _OPERATOR_CLASSES
 from .panel import CLASSES as _PANEL_CLASSES
-from .properties import FilmCrewPreferences, FilmCrewSettings
+from .properties import CLASSES as _PROPERTY_CLASSES
+from .properties import FilmCrewSettings
 
-_CLASSES = (FilmCrewPreferences, FilmCrewSettings, *_OPERATOR_CLASSES, *_PANEL_CLASSES)
+_CLASSES = (*_PROPERTY_CLASSES, *_OPERATOR_CLASSES, *_PANEL_CLASSES)
 
 
 def register() -> None:

@@ -28,16 +28,39 @@ def test_extension_manifest_validates():
 
 
 def test_register_and_unregister_leave_nothing_behind():
+    from filmcrew.addon import _CLASSES
+
+    before = set(dir(bpy.types))
     filmcrew.register()
     try:
         assert hasattr(bpy.types, "FILMCREW_PT_production")
         assert hasattr(bpy.types.Scene, "filmcrew")
         assert bpy.ops.filmcrew.run_stage.poll()
+        assert all(cls.is_registered for cls in _CLASSES)
+        assert {"FILMCREW_UL_shots", "FILMCREW_PT_shots", "FILMCREW_PT_cast", "FILMCREW_PT_report",
+                "FILMCREW_OT_load_scene"} <= set(dir(bpy.types))
     finally:
         filmcrew.unregister()
-    assert not hasattr(bpy.types, "FILMCREW_PT_production")
+    assert not any(cls.is_registered for cls in _CLASSES)
+    assert set(dir(bpy.types)) == before
     assert not hasattr(bpy.types.Scene, "filmcrew")
-    assert "FILMCREW_OT_run_stage" not in dir(bpy.types)
+    filmcrew.register()  # and again: nothing left over blocks a second registration
+    filmcrew.unregister()
+
+
+def test_the_addon_imports_nothing_beyond_blenders_python():
+    """The panel's modules load without pydantic, torch or anny (they live in the worker)."""
+    script = ("import sys, builtins\n"
+              "real = builtins.__import__\n"
+              "def guard(name, *a, **k):\n"
+              "    if name.split('.')[0] in ('pydantic', 'torch', 'anny', 'diffusers', 'trimesh'):\n"
+              "        raise ImportError('the add-on imported ' + name)\n"
+              "    return real(name, *a, **k)\n"
+              "builtins.__import__ = guard\n"
+              "import bpy, filmcrew\n"
+              "filmcrew.register(); filmcrew.unregister(); print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
 
 
 @pytest.fixture
@@ -69,3 +92,15 @@ def test_operator_shows_the_cli_error_when_the_stage_fails(settings, tmp_path):
     with pytest.raises(RuntimeError, match="plan.json"):
         bpy.ops.filmcrew.run_stage(stage="stage")
     assert settings.status.startswith("Failed:")
+
+
+def test_the_timer_callback_brings_a_finished_plan_into_the_panel(settings):
+    """Interactive runs finish through bpy.app.timers; the callback fills the lists once."""
+    from filmcrew.addon.operators import _after_stage_timer
+
+    settings.screenplay = str(SAMPLE)
+    assert bpy.ops.filmcrew.run_stage(stage="plan") == {"FINISHED"}
+    settings.shots.clear()
+    assert _after_stage_timer(bpy.context.scene.name, "plan", None) is None  # None: run once
+    plan = json.loads((Path(settings.output) / "plan.json").read_text())
+    assert [s.name for s in settings.shots] == [s["id"] for s in plan["shots"]]
