@@ -18,13 +18,25 @@ from .properties import FilmCrewSettings
 _CLASSES = (*_PROPERTY_CLASSES, *_OPERATOR_CLASSES, *_PANEL_CLASSES)
 
 
+@bpy.app.handlers.persistent
+def clear_running(_file) -> None:
+    """A file saved while a stage ran (or a crash mid-run) must not open with the buttons locked."""
+    for scene in bpy.data.scenes:
+        settings = getattr(scene, "filmcrew", None)
+        if settings is not None and settings.running:
+            settings.running = False
+
+
 def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.filmcrew = bpy.props.PointerProperty(type=FilmCrewSettings)
+    bpy.app.handlers.load_post.append(clear_running)
 
 
 def unregister() -> None:
+    if clear_running in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(clear_running)
     del bpy.types.Scene.filmcrew
     for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

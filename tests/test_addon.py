@@ -44,6 +44,7 @@ def test_register_and_unregister_leave_nothing_behind():
     assert not any(cls.is_registered for cls in _CLASSES)
     assert set(dir(bpy.types)) == before
     assert not hasattr(bpy.types.Scene, "filmcrew")
+    assert not [h for h in bpy.app.handlers.load_post if h.__module__.startswith("filmcrew")]
     filmcrew.register()  # and again: nothing left over blocks a second registration
     filmcrew.unregister()
 
@@ -61,6 +62,19 @@ def test_the_addon_imports_nothing_beyond_blenders_python():
               "filmcrew.register(); filmcrew.unregister(); print('ok')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_a_file_saved_mid_run_opens_with_the_buttons_free(tmp_path):
+    filmcrew.register()
+    try:
+        bpy.context.scene.filmcrew.running = True
+        path = tmp_path / "mid_run.blend"
+        bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+        bpy.ops.wm.open_mainfile(filepath=str(path))
+        assert not bpy.context.scene.filmcrew.running
+        assert bpy.ops.filmcrew.run_stage.poll()
+    finally:
+        filmcrew.unregister()
 
 
 @pytest.fixture
