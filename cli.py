@@ -97,6 +97,8 @@ def _add_crew_options(parser: argparse.ArgumentParser) -> None:
     crew.add_argument("--idea", help="a one-line idea: the agents write the screenplay (instead of a file)")
     crew.add_argument("--llm-base-url", help="the server, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL)")
     crew.add_argument("--llm-model", help="the model name (env FILMCREW_LLM_MODEL)")
+    crew.add_argument("--llm-models", help="a model per role, e.g. director=big,actor=small "
+                      "(env FILMCREW_LLM_MODELS; roles without one use --llm-model)")
     crew.add_argument("--llm-timeout", type=float, help="seconds per request (default 120)")
     crew.add_argument("--llm-retries", type=int, help="retries on 429, 5xx and timeouts (default 4)")
     crew.add_argument("--llm-stream", action="store_true", default=None, help="stream answers (SSE)")
@@ -113,7 +115,7 @@ def _crew_settings(args: argparse.Namespace):
     return load_settings(config=args.llm_config, overrides={
         "base_url": args.llm_base_url, "model": args.llm_model, "timeout": args.llm_timeout,
         "retries": args.llm_retries, "stream": args.llm_stream, "review_rounds": args.review_rounds,
-        "roles": args.roles})
+        "roles": args.roles, "models": args.llm_models})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,9 @@ def _crew(prefs) -> CrewOptions:
     if not key and prefs.api_key_env.strip():
         key = os.environ.get(prefs.api_key_env.strip(), "")
     return CrewOptions(base_url=prefs.llm_base_url, model=prefs.llm_model, api_key=key,
-                       roles=tuple((role, getattr(prefs, role)) for role in ROLES))
+                       roles=tuple((role, getattr(prefs, role)) for role in ROLES),
+                       models=tuple((role, getattr(prefs, f"{role}_model").strip()) for role in ROLES
+                                    if getattr(prefs, f"{role}_model").strip()))
 
 
 def _options(prefs, output: str, screenplay: str, idea: str) -> StageOptions:

@@ -31,6 +31,11 @@ def _role_property(role: str):
         description=f"Who plays the {role}")
 
 
+def _role_model(role: str):
+    return bpy.props.StringProperty(
+        name=f"{role.capitalize()} Model", description=f"The model the {role} talks to (empty: Model above)")
+
+
 class FilmCrewPreferences(bpy.types.AddonPreferences):
     """Worker environment, agent crew server, refinement model and render defaults."""
 
@@ -54,6 +59,10 @@ class FilmCrewPreferences(bpy.types.AddonPreferences):
     screenwriter: _role_property("screenwriter")
     actor: _role_property("actor")
     cinematographer: _role_property("cinematographer")
+    director_model: _role_model("director")
+    screenwriter_model: _role_model("screenwriter")
+    actor_model: _role_model("actor")
+    cinematographer_model: _role_model("cinematographer")
     refine_model: bpy.props.StringProperty(
         name="Refine Model", subtype="DIR_PATH",
         description="A diffusers model folder (e.g. Wan2.1-VACE-1.3B-diffusers) for Refine")
@@ -75,8 +84,12 @@ class FilmCrewPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "worker_python")
         box = layout.box()
         box.label(text="Agent crew", icon="COMMUNITY")
-        for name in ("llm_base_url", "llm_model", "api_key", "api_key_env", *ROLES):
+        for name in ("llm_base_url", "llm_model", "api_key", "api_key_env"):
             box.prop(self, name)
+        for role in ROLES:
+            row = box.row(align=True)
+            row.prop(self, role)
+            row.prop(self, f"{role}_model", text="")
         box = layout.box()
         box.label(text="Refinement", icon="SHADERFX")
         for name in ("refine_model", "refine_device", "refine_steps"):

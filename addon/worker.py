@@ -45,6 +45,7 @@ class CrewOptions:
     model: str = ""
     api_key: str = field(default="", repr=False)
     roles: tuple[tuple[str, str], ...] = ()
+    models: tuple[tuple[str, str], ...] = ()  # (role, model) where a role has its own
 
     def environment(self) -> dict[str, str]:
         """The variables agents/config.py reads; only the ones the preferences set."""
@@ -57,6 +58,8 @@ class CrewOptions:
             env["FILMCREW_LLM_API_KEY"] = self.api_key
         if self.roles:
             env["FILMCREW_ROLES"] = ",".join(f"{role}={backend}" for role, backend in self.roles)
+        if self.models:
+            env["FILMCREW_LLM_MODELS"] = ",".join(f"{role}={model}" for role, model in self.models)
         return env
 
 

@@ -22,6 +22,9 @@ Config file::
     prompt = 0.15
     completion = 0.60
 
+    [llm.models]             # a model per role (default: model)
+    actor = "a-smaller-model"
+
     [roles]                  # llm | offline
     cinematographer = "llm"
 """
@@ -86,6 +89,11 @@ class LLMSettings:
     backoff_max: float = 30.0
     prices: Prices | None = None
     roles: Mapping[str, str] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+
+    def model_for(self, role: str) -> str | None:
+        """The model a role talks to (``actor:MAYA`` is the actor): its own, else ``model``."""
+        return self.models.get(role.split(":", 1)[0]) or self.model
 
     @property
     def configured(self) -> bool:
@@ -108,7 +116,8 @@ class LLMSettings:
         """Raise a one-line AgentError saying how to configure a server when none is set."""
         if not self.configured:
             raise AgentError(f"{why} needs an LLM endpoint: {HOW_TO_CONFIGURE}")
-        if not self.model:
+        llm_roles = [r for r in ROLES if self.roles.get(r, "llm") == "llm"]
+        if not self.model and not all(self.models.get(r) for r in llm_roles):
             raise AgentError(f"{why} needs a model name: pass --llm-model NAME, set "
                              "FILMCREW_LLM_MODEL, or put model under [llm] in filmcrew.toml")
 
@@ -135,6 +144,20 @@ def parse_roles(text: str, *, source: str = "--roles") -> dict[str, str]:
                              f"and BACKEND llm or offline", path=source)
         roles[name] = backend
     return roles
+
+
+def parse_models(text: str, *, source: str = "--llm-models") -> dict[str, str]:
+    """``"director=big-model,actor=small-model"`` as a dict, refusing unknown roles."""
+    models: dict[str, str] = {}
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        name, sep, model = (s.strip() for s in item.partition("="))
+        name = "actor" if name.lower() == "actors" else name.lower()
+        if not sep or name not in ROLES or not model:
+            raise AgentError(f"'{item}' is not ROLE=MODEL with ROLE one of {', '.join(ROLES)}", path=source)
+        models[name] = model
+    return models
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -189,9 +212,10 @@ _ENV = {
     "stream": ("FILMCREW_LLM_STREAM",),
     "structured_output": ("FILMCREW_LLM_STRUCTURED_OUTPUT",),
     "roles": ("FILMCREW_ROLES",),
+    "models": ("FILMCREW_LLM_MODELS",),
 }
 _FILE_KEYS = {"base_url", "model", "timeout", "retries", "review_rounds", "repair_rounds", "stream",
-              "structured_output", "api_key_env", "temperature", "seed", "prices"}
+              "structured_output", "api_key_env", "temperature", "seed", "prices", "models"}
 
 
 def load_settings(*, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
@@ -279,4 +303,16 @@ def load_settings(*, overrides: Mapping[str, Any] | None = None, env: Mapping[st
     if "roles" in overrides:
         roles.update(overrides["roles"] if isinstance(overrides["roles"], Mapping)
                      else parse_roles(str(overrides["roles"])))
-    return replace(LLMSettings(), api_key=api_key, roles=roles, **values)
+    models: dict[str, str] = {}
+    if "models" in file_values:
+        table, path = file_values["models"]
+        if not isinstance(table, dict):
+            raise AgentError("must be a table of role = model", path=path, field="llm.models")
+        models.update(parse_models(",".join(f"{k}={v}" for k, v in table.items()), source=str(path)))
+    for name in _ENV["models"]:
+        if env.get(name):
+            models.update(parse_models(env[name], source=name))
+    if "models" in overrides:
+        models.update(overrides["models"] if isinstance(overrides["models"], Mapping)
+                      else parse_models(str(overrides["models"])))
+    return replace(LLMSettings(), api_key=api_key, roles=roles, models=models, **values)

@@ -549,6 +549,8 @@ class Crew:
         if self.chat is not None:
             agents.update(endpoint=self.settings.public_endpoint, model=self.settings.model,
                           structured_output=self.chat.mode)
+            if self.settings.models:
+                agents["models"] = dict(sorted(self.settings.models.items()))
         if self.log.unstaged or self.roles["screenwriter"] == "llm":
             agents["script_beats_unstaged"] = len(self.log.unstaged)
         return {"agents": agents, "plan": {"invalid_refs_before_review": self.log.invalid_refs_before,
@@ -601,6 +603,7 @@ def crew_inputs(*, idea: str | None, llm: LLMSettings) -> dict[str, Any]:
     """What the crew's output depends on, for the plan stage's input hash (no API key)."""
     return {"idea": " ".join(idea.split()) if idea is not None else None, "crew": CREW_VERSION,
             "endpoint": llm.public_endpoint, "model": llm.model, "roles": dict(sorted(llm.roles.items())),
+            "models": dict(sorted(llm.models.items())),
             "review_rounds": llm.review_rounds, "repair_rounds": llm.repair_rounds,
             "temperature": llm.temperature, "seed": llm.seed, "structured_output": llm.structured_output}
 

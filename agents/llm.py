@@ -235,12 +235,12 @@ class ChatClient:
 
     # --- one request -------------------------------------------------------------------------
     def _body(self, messages: list[dict[str, str]], schema_name: str, schema: dict[str, Any],
-              mode: str) -> dict[str, Any]:
+              mode: str, role: str) -> dict[str, Any]:
         messages = [dict(m) for m in messages]
         if mode != "json_schema":
             messages[0]["content"] += ("\n\nAnswer with one JSON object, nothing else, matching this "
                                        f"JSON Schema:\n{json.dumps(schema, separators=(',', ':'))}")
-        body: dict[str, Any] = {"model": self.settings.model, "messages": messages,
+        body: dict[str, Any] = {"model": self.settings.model_for(role), "messages": messages,
                                 "temperature": self.settings.temperature}
         if self.settings.seed is not None:
             body["seed"] = self.settings.seed
@@ -260,7 +260,7 @@ class ChatClient:
         while True:
             self.check_cancel()
             mode = self.mode
-            body = self._body(messages, schema_name, schema, mode)
+            body = self._body(messages, schema_name, schema, mode, role)
             key = sha256_json({"endpoint": self.settings.public_endpoint, **body})
             hit = self.cache.get(key)
             if hit is not None:

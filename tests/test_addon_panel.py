@@ -128,13 +128,14 @@ def test_editing_one_shot_in_the_list_rerenders_only_that_shot(produced, tmp_pat
         edited = json.loads((out / "plan.json").read_text())["shots"][1]
         assert (edited["id"], edited["size"], edited["pinned"]) == (item.name, target, True)
         assert item.pinned and "pinned" in settings.status
+        edited_shot = item.name  # the item is freed once the scene reloads or the add-on unregisters
         settings.source, settings.screenplay = "FILE", str(out / "screenplay.fountain")
         assert bpy.ops.filmcrew.run_stage(stage="make") == {"FINISHED"}
     finally:
         disable()
     after = shot_state(out)
     changed = sorted(shot for shot in before if before[shot] != after[shot])
-    assert changed == [item.name]
+    assert changed == [edited_shot]
     assert json.loads((out / "plan.json").read_text())["shots"][1]["pinned"] is True  # re-planning kept it
 
 

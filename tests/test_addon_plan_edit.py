@@ -93,7 +93,8 @@ def test_colours_round_trip_through_the_colour_property_values():
 
 def test_the_api_key_travels_in_the_environment_only(tmp_path):
     crew = CrewOptions(base_url="http://127.0.0.1:9/v1", model="m", api_key="sk-secret-123",
-                       roles=(("director", "offline"), ("cinematographer", "llm")))
+                       roles=(("director", "offline"), ("cinematographer", "llm")),
+                       models=(("cinematographer", "dp-model"),))
     options = StageOptions(output=str(tmp_path / "out"), idea="Two chefs", resolution=(64, 36), fps=6)
     cmd, env = stage_command(python="", stage="plan", options=options, crew=crew)
     assert "sk-secret-123" not in " ".join(cmd)
@@ -102,6 +103,7 @@ def test_the_api_key_travels_in_the_environment_only(tmp_path):
     settings = load_settings(env=env, cwd=tmp_path, home=tmp_path)  # what the worker's CLI will read
     assert (settings.base_url, settings.model, settings.api_key) == ("http://127.0.0.1:9/v1", "m", "sk-secret-123")
     assert settings.backend("cinematographer") == "llm" and settings.backend("director") == "offline"
+    assert settings.model_for("cinematographer") == "dp-model" and settings.model_for("director") == "m"
     assert "sk-secret" not in repr(crew)
 
 

@@ -23,7 +23,7 @@ from filmcrew.audio.voices import voice_plan
 from filmcrew.agents.config import AgentError, CancelledError, LLMSettings, Prices, load_settings, parse_roles
 from filmcrew.agents.coverage import cover_scene
 from filmcrew.agents.crew import Crew
-from filmcrew.agents.loopback import SCRIPT, Fault, LoopbackServer, ScriptedCrewModel, _check_story
+from filmcrew.agents.loopback import SCRIPT, Fault, LoopbackServer, ScriptedCrewModel, _check_story, task_of
 from filmcrew.agents.offline import direct_screenplay
 from filmcrew.agents.roles import Outline, ScriptDraft
 from filmcrew.agents.script import render_fountain
@@ -424,3 +424,23 @@ def test_crew_without_llm_roles_never_builds_a_client(tmp_path):
         Crew(settings=LLMSettings(roles={"director": "offline", "screenwriter": "offline", "actor": "offline",
                                          "cinematographer": "offline"}), workdir=None, idea=True).plan_idea(
             idea=IDEA, fps=6, resolution=(96, 54))
+
+
+def test_each_role_can_talk_to_its_own_model(tmp_path):
+    with LoopbackServer(ScriptedCrewModel()) as server:
+        plan_idea(tmp_path / "out", settings(server, models={"actor": "small-actor", "cinematographer": "dp"}))
+        used = {(task_of(r["body"])[0], r["body"]["model"]) for r in server.requests}
+    assert ("revise_own_beats", "small-actor") in used
+    assert ("shot_list", "dp") in used
+    assert ("outline", "scripted-crew") in used and ("write_script", "scripted-crew") in used
+    assert report(tmp_path / "out")["agents"]["models"] == {"actor": "small-actor", "cinematographer": "dp"}
+
+
+def test_models_per_role_come_from_flags_environment_and_files(tmp_path):
+    (tmp_path / "filmcrew.toml").write_text('[llm]\nmodel = "m"\n[llm.models]\ndirector = "from-file"\n')
+    s = load_settings(env={"FILMCREW_LLM_MODELS": "actor=from-env"}, cwd=tmp_path, home=tmp_path,
+                      overrides={"models": "cinematographer=from-flag"})
+    assert dict(s.models) == {"director": "from-file", "actor": "from-env", "cinematographer": "from-flag"}
+    assert s.model_for("actor:MAYA") == "from-env" and s.model_for("screenwriter") == "m"
+    with pytest.raises(AgentError, match="ROLE=MODEL"):
+        load_settings(env={"FILMCREW_LLM_MODELS": "gaffer=x"}, cwd=tmp_path, home=tmp_path)
