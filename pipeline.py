@@ -167,7 +167,7 @@ def load_staging(path: Path) -> Blocking:
 
 
 def load_feet(path: Path) -> dict[str, np.ndarray]:
-    """Baked ankle positions per character (F, 2, 3), when staging measured them."""
+    """Baked feet per character (F, 4, 3: ankles, then balls of the feet), when staging measured them."""
     data = np.load(path)
     return {key.split("/", 1)[1]: data[key] for key in data.files if key.startswith("feet/")}
 
@@ -220,13 +220,15 @@ def _read_clips(plan: Plan, paths: dict[tuple[str, int], Path]) -> dict:
 
 
 def _baked_feet(plan: Plan, blocking: Blocking) -> dict[str, np.ndarray]:
-    """The ankles of every character on every film frame, from the baked rig (for the metrics)."""
+    """The ankles and balls of the feet of every character on every film frame (F, 4, 3), from
+    the baked rig (for the metrics)."""
     import bpy
 
     from .scene.motion import sample_feet
 
     armatures = {c.id: bpy.data.objects[c.id] for c in plan.characters if c.id in bpy.data.objects}
-    return sample_feet(scene=bpy.context.scene, armatures=armatures, frames=range(1, blocking.frame_count + 1))
+    return sample_feet(scene=bpy.context.scene, armatures=armatures, frames=range(1, blocking.frame_count + 1),
+                       toes=True)
 
 
 def stage_production(*, out: Path, progress: Progress | None = None, force: bool = False) -> StageResult:

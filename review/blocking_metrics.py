@@ -5,7 +5,8 @@
   core of a piece of furniture or a wall (seats are left out while sitting down on them);
 - foot skating: horizontal slide of a foot between consecutive frames in which it is planted
   (within ``CONTACT_HEIGHT`` of its lowest height), in cm per frame, over the frames in which
-  its character walks; measured on the baked rig's ankles, not on the plan;
+  its character walks; measured on the baked rig, not on the plan: on the balls of the feet
+  when they were sampled (they stay on the floor as the heel comes off), else on the ankles;
 - arrival error: distance between the end of each walk and its target (the mark, or the spot in
   front of a seat), measured between the baked feet as they settle: the closest they come to it
   within ``SETTLE`` seconds of the beat's end (the last step squares the feet up after the root
@@ -101,10 +102,12 @@ def foot_skate(*, feet: np.ndarray, position: np.ndarray, present: np.ndarray, f
     """Mean planted-foot slide (cm per frame) over the frames a character walks, or None.
 
     Args:
-        feet: (F, 2, 3) world positions of the left and right ankles from the baked rig.
+        feet: (F, 2, 3) world positions of the left and right ankles from the baked rig, or
+            (F, 4, 3) with the balls of the feet after them (those are measured then).
         position: (F, 2) the character's root on the floor, to tell walking from standing.
         present: (F,) whether the character is on the set.
     """
+    feet = feet[:, 2:4] if feet.shape[1] == 4 else feet
     height = feet[:, :, 2]
     floor = np.nanmin(np.where(present[:, None], height, np.nan), axis=0)
     planted = (height <= floor + CONTACT_HEIGHT) & present[:, None]

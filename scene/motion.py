@@ -42,7 +42,8 @@ def gait_body(armature: bpy.types.Object, *, age_years: float = 35.0) -> GaitBod
     hip = np.array(bones["upperleg01.L"].head_local)
     knee = np.array(bones["lowerleg01.L"].head_local)
     ankle = np.array(bones["foot.L"].head_local)
-    return GaitBody(hip_height=float(hip[2]), hip_half_width=float(abs(hip[0])),
+    ball = np.array(bones["toe2-1.L"].head_local) if "toe2-1.L" in bones else ankle + [0.0, -0.13, 0.0]
+    return GaitBody(toe_forward=float(np.linalg.norm((ball - ankle)[:2])), toe_height=float(max(ball[2], 0.0)),hip_height=float(hip[2]), hip_half_width=float(abs(hip[0])),
                     stance_half_width=float(abs(ankle[0])), ankle_height=float(ankle[2]),
                     leg_length=float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee)),
                     ankle_forward=float(hip[1] - ankle[1]), age_years=age_years)
@@ -352,7 +353,8 @@ def _leg_layer(rig: _Rig, *, motion: MotionInput, world_to_local) -> None:
     for foot, side in enumerate("LR"):
         target = world_to_local(gait.ankles[frames, foot], frames)
         relative = np.radians(gait.foot_yaw[frames, foot] - motion.facing[frames])
-        _two_bone_ik(rig, side=side, target=target, relative_yaw=relative, frames=frames)
+        pitch = None if gait.foot_pitch is None else np.radians(gait.foot_pitch[frames, foot])
+        _two_bone_ik(rig, side=side, target=target, relative_yaw=relative, frames=frames, pitch=pitch)
 
 
 def _rising_leg_layer(rig: _Rig, *, motion: MotionInput, world_to_local) -> None:
@@ -378,8 +380,9 @@ def _rising_leg_layer(rig: _Rig, *, motion: MotionInput, world_to_local) -> None
 
 
 def _two_bone_ik(rig: _Rig, *, side: str, target: np.ndarray, relative_yaw: np.ndarray,
-                 frames: np.ndarray) -> None:
-    """Hip, knee, ankle: the ankle on ``target`` with the knee bending towards the toes."""
+                 frames: np.ndarray, pitch: np.ndarray | None = None) -> None:
+    """Hip, knee, ankle: the ankle on ``target`` with the knee bending towards the toes, the foot
+    turned to its yaw and pitched onto its toes by ``pitch`` (radians, heel up)."""
     thigh, shin, foot = (f"{bone}.{side}" for bone in ("upperleg01", "lowerleg01", "foot"))
     rest = {name: rig.rest[name][:3, 3] for name in (thigh, shin, foot)}
     upper = float(np.linalg.norm(rest[shin] - rest[thigh]))
@@ -399,6 +402,11 @@ def _two_bone_ik(rig: _Rig, *, side: str, target: np.ndarray, relative_yaw: np.n
     rig.aim(shin, hip + d[:, None] * u - rig.head(shin)[frames], frames)
     flat = rig.matrix(foot)[frames].copy()  # the foot flat on the floor, turned to its yaw
     turn = _axis_angle(np.tile([0.0, 0.0, 1.0], (len(frames), 1)), relative_yaw)
+    if pitch is not None and np.any(pitch):
+        # Heel up: the foot's forward (-Y turned by its yaw) tips down about the axis up x forward.
+        ahead = np.stack([np.sin(relative_yaw), -np.cos(relative_yaw), np.zeros_like(relative_yaw)], axis=1)
+        axis = np.cross(np.tile([0.0, 0.0, 1.0], (len(frames), 1)), ahead)
+        turn = _axis_angle(axis, pitch) @ turn
     flat[:, :3, :3] = turn @ rig.rest[foot][:3, :3]
     rig.set_world(foot, flat, frames)
 

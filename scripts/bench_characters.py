@@ -78,7 +78,8 @@ def _screenplay(path: Path, cache: Path) -> None:
     build = time.perf_counter() - started
     started = time.perf_counter()
     armatures = {c.id: bpy.data.objects[c.id] for c in plan.characters}
-    feet = sample_feet(scene=bpy.context.scene, armatures=armatures, frames=range(1, blocking.frame_count + 1))
+    feet = sample_feet(scene=bpy.context.scene, armatures=armatures, frames=range(1, blocking.frame_count + 1),
+                       toes=True)
     sampling = time.perf_counter() - started
     figures = blocking_metrics(plan=plan, blocking=blocking, timeline=timeline, feet=feet)
     print(f"{path.stem:22} {blocking.frame_count:6d} {len(plan.characters):5d} {routes * 1000:9.0f} "

@@ -26,6 +26,8 @@ SWING_SHARE = 0.88           # share of a step's time the foot is in the air (th
 ADJUST_STEP_SECONDS = 0.5    # step time for turning in place and small adjustments
 REACH = 0.985                # share of the leg length a stance leg may stretch to
 TELEPORT = 0.5               # m in one frame: a cut in the path (entering, another set)
+HEEL_OFF_SHARE = 0.4         # share of a stance, at its end, in which the heel rises (the toe stays)
+HEEL_OFF_DEGREES = 28.0      # how far the foot pitches onto its toes at toe-off, at a brisk walk
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class GaitBody:
         ankle_forward: how far the ankles sit in front of the hip joints.
         leg_length: hip to knee plus knee to ankle.
         age_years: the character's age (elders walk slower, with lower, shorter steps).
+        toe_forward: how far the ball of the foot lies in front of the ankle.
+        toe_height: the ball of the foot's joint above the floor.
     """
 
     hip_height: float
@@ -49,6 +53,8 @@ class GaitBody:
     leg_length: float
     ankle_forward: float = 0.0
     age_years: float = 35.0
+    toe_forward: float = 0.13
+    toe_height: float = 0.0
 
 
 @dataclass
@@ -58,7 +64,10 @@ class Gait:
     Attributes:
         ankles: (F, 2, 3) world ankle targets, left then right.
         foot_yaw: (F, 2) degrees each foot points (same convention as facing).
-        planted: (F, 2) True while a foot is in stance (its target does not move at all).
+        planted: (F, 2) True while a foot is on the floor: its contact point does not move at all
+            (the ankle while the foot is flat; the ball of the foot once the heel rises).
+        contact: (F, 2, 3) the ball of each foot on the floor (world): fixed while planted.
+        foot_pitch: (F, 2) degrees each foot is pitched onto its toes (0: flat).
         pelvis: (F,) metres added to the hip height (<= 0: the bob, and room for long strides).
         swing: (F,) -1..1, how far the left foot is ahead of the right (arms swing opposite).
         active: (F,) True where the legs walk or stand (present and not seated).
@@ -70,6 +79,8 @@ class Gait:
     pelvis: np.ndarray
     swing: np.ndarray
     active: np.ndarray
+    foot_pitch: np.ndarray | None = None
+    contact: np.ndarray | None = None
 
 
 def cadence(*, speed: float, body: GaitBody) -> float:
@@ -123,10 +134,12 @@ def plan_gait(*, position: np.ndarray, facing: np.ndarray, present: np.ndarray, 
     ahead = np.array([speed[i:i + window].max() for i in range(count)]) if count else speed
     neutral, neutral_yaw = _neutral(position=position, facing=facing, speed=speed, body=body)
     gait = Gait(ankles=neutral.copy(), foot_yaw=neutral_yaw.copy(), planted=np.zeros((count, 2), bool),
-                pelvis=np.zeros(count), swing=np.zeros(count), active=active)
+                pelvis=np.zeros(count), swing=np.zeros(count), active=active, foot_pitch=np.zeros((count, 2)))
     for first, last in _segments(active, position):
         _walk_segment(gait=gait, neutral=neutral, neutral_yaw=neutral_yaw, speed=ahead, body=body,
                       fps=fps, first=first, last=last)
+    gait.contact = _balls(gait=gait, body=body)
+    _toe_roll(gait=gait, speed=speed, body=body)
     gait.pelvis = _pelvis(gait=gait, position=position, facing=facing, speed=speed, body=body)
     gait.swing = _swing(gait=gait, facing=facing, speed=speed, body=body)
     return gait
@@ -234,7 +247,7 @@ def _next_step(*, planted: list[np.ndarray], yaw: list[float], neutral: np.ndarr
     if land <= frame:
         return None
     # Land where the neutral spot will be mid-stance, so the body passes over the foot.
-    aim = min(land + int(round(0.6 * step_frames)), last)
+    aim = min(land + int(round(0.5 * step_frames)), last)
     for foot in order:
         target = neutral[aim, foot]
         yaw_error = abs((neutral_yaw[aim, foot] - yaw[foot] + 180.0) % 360.0 - 180.0)
@@ -256,6 +269,83 @@ def _swing_pose(*, gait: Gait, swing: _Swing, frame: int) -> None:
     gait.ankles[frame, swing.foot] = point
     gait.foot_yaw[frame, swing.foot] = swing.source_yaw + (swing.target_yaw - swing.source_yaw) * eased
     gait.planted[frame, swing.foot] = u <= 0.0
+
+
+# --------------------------------------------------------------------------- heel-off
+
+def _balls(*, gait: Gait, body: GaitBody) -> np.ndarray:
+    """The ball of each foot on the floor, from the flat-footed ankles and their yaw."""
+    yaw = np.radians(gait.foot_yaw)
+    balls = gait.ankles.copy()
+    balls[..., 0] += np.cos(yaw) * body.toe_forward
+    balls[..., 1] += np.sin(yaw) * body.toe_forward
+    balls[..., 2] = body.toe_height
+    return balls
+
+
+def _toe_roll(*, gait: Gait, speed: np.ndarray, body: GaitBody) -> None:
+    """Roll each foot onto its toes at the end of a walking stance and through toe-off.
+
+    The ankle turns about the ball of the foot, which stays exactly where it is: the trailing
+    leg gets longer, so the hips need not drop to reach a long stride (a straight-legged walk
+    instead of a crouch). The rise carries on into the first third of the swing, fading out.
+    """
+    for foot in range(2):
+        lifts = np.nonzero(gait.planted[:-1, foot] & ~gait.planted[1:, foot] & gait.active[1:])[0]
+        for lift in lifts:
+            start = lift
+            while start > 0 and gait.planted[start - 1, foot]:
+                start -= 1
+            stance = lift - start + 1
+            roll = max(2, int(round(HEEL_OFF_SHARE * stance)))
+            brisk = float(np.clip(speed[lift] / 1.2, 0.0, 1.0))
+            if brisk <= 0.05 or stance < 4:
+                continue
+            flat = gait.ankles[lift, foot].copy()
+            yaw = math.radians(gait.foot_yaw[lift, foot])
+            forward = np.array([math.cos(yaw), math.sin(yaw), 0.0])
+            toe = flat + forward * body.toe_forward
+            toe[2] = body.toe_height
+            peak = HEEL_OFF_DEGREES * brisk
+            frames = np.arange(lift - roll + 1, lift + 1)
+            ramp = (frames - (lift - roll)) / roll
+            _pitch_about(gait, foot, frames, toe, forward, peak * ramp * ramp)
+            _fade_into_swing(gait, foot, lift, flat, peak)
+
+
+def _roll(along: np.ndarray, up: np.ndarray, degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A point at (``along`` the foot, ``up``) from the ball of the foot, once the foot pitches
+    heel-up by ``degrees`` about it (the ankle, behind the ball, rises and comes forward)."""
+    angle = np.radians(degrees)
+    return along * np.cos(angle) + up * np.sin(angle), -along * np.sin(angle) + up * np.cos(angle)
+
+
+def _pitch_about(gait: Gait, foot: int, frames: np.ndarray, pivot: np.ndarray, forward: np.ndarray,
+                 degrees: np.ndarray) -> None:
+    """Put the ankle where pitching the foot by ``degrees`` about ``pivot`` (its ball) takes it."""
+    offset = gait.ankles[frames, foot] - pivot
+    along = offset @ forward
+    new_along, new_up = _roll(along, offset[:, 2], degrees)
+    side = offset - np.outer(along, forward)
+    side[:, 2] = 0.0
+    gait.ankles[frames, foot] = pivot + side + np.outer(new_along, forward)
+    gait.ankles[frames, foot, 2] = pivot[2] + new_up
+    gait.foot_pitch[frames, foot] = degrees
+
+
+def _fade_into_swing(gait: Gait, foot: int, lift: int, flat: np.ndarray, peak: float) -> None:
+    """Carry the toe-off pose (ankle lifted by ``gait.ankles[lift] - flat``) into the swing and
+    fade it out over its first third."""
+    land = lift + 1
+    while land < len(gait.planted) and not gait.planted[land, foot] and gait.active[land]:
+        land += 1
+    swing = np.arange(lift + 1, land)
+    if not len(swing):
+        return
+    fade = max(1, len(swing) // 3)
+    weights = np.clip(1.0 - (swing - lift) / fade, 0.0, 1.0)
+    gait.ankles[swing, foot] += np.outer(weights, gait.ankles[lift, foot] - flat)
+    gait.foot_pitch[swing, foot] = peak * weights
 
 
 # --------------------------------------------------------------------------- the body over the feet

@@ -47,9 +47,10 @@ def _turn_in_place():
 
 
 def _stance_slide(gait) -> float:
-    """Largest ankle movement (m/frame) between two frames where a foot is planted in both."""
+    """Largest movement (m/frame) of the ball of a foot between two frames where it is planted
+    in both (the ankle itself rises about the ball as the heel comes off)."""
     both = gait.planted[1:] & gait.planted[:-1]
-    moves = np.linalg.norm(np.diff(gait.ankles, axis=0), axis=2)
+    moves = np.linalg.norm(np.diff(gait.contact, axis=0), axis=2)
     return float(moves[both].max()) if both.any() else 0.0
 
 

@@ -69,8 +69,9 @@ def test_baked_ankles_follow_the_planted_gait(kit_path):
     error = np.linalg.norm(feet[:, :2] - gait.ankles, axis=2)
     assert error.max() < 0.01, f"ankles miss their targets by {error.max():.4f} m"
     both = gait.planted[1:] & gait.planted[:-1]
-    slide = np.linalg.norm(np.diff(feet[:, :2], axis=0), axis=2)[both]
-    assert slide.max() < 0.001  # planted feet stay put on the real rig: no skating
+    slide = np.linalg.norm(np.diff(feet[:, 2:], axis=0), axis=2)[both]
+    assert slide.max() < 0.001  # the balls of planted feet stay put on the real rig: no skating
+    assert gait.foot_pitch.max() > 10.0  # ... while the heels come off them at toe-off
     toes = feet[:, 2:]
     assert np.all(toes[:, :, 2] > -0.02)  # toes above the floor
     # Knees bend forward, never backwards: the knee lies in front of the hip-ankle line.
