@@ -218,6 +218,18 @@ _FILE_KEYS = {"base_url", "model", "timeout", "retries", "review_rounds", "repai
               "structured_output", "api_key_env", "temperature", "seed", "prices", "models"}
 
 
+def _per_role(parse, *, base: Mapping[str, str], env: Mapping[str, str], names: tuple[str, ...],
+              given: Any) -> dict[str, str]:
+    """A per-role table: the config files' ``base``, then the environment, then the flag."""
+    merged = dict(base)
+    for name in names:
+        if env.get(name):
+            merged.update(parse(env[name], source=name))
+    if given is not None:
+        merged.update(given if isinstance(given, Mapping) else parse(str(given)))
+    return merged
+
+
 def load_settings(*, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                   cwd: Path | None = None, home: Path | None = None,
                   config: Path | None = None) -> LLMSettings:
@@ -296,23 +308,12 @@ def load_settings(*, overrides: Mapping[str, Any] | None = None, env: Mapping[st
                                low=0, high=1e6))
     key_var = str(file_values.get("api_key_env", ("OPENAI_API_KEY", None))[0])
     api_key = env.get("FILMCREW_LLM_API_KEY") or env.get(key_var) or None
-    roles = dict(file_roles)
-    for name in _ENV["roles"]:
-        if env.get(name):
-            roles.update(parse_roles(env[name], source=name))
-    if "roles" in overrides:
-        roles.update(overrides["roles"] if isinstance(overrides["roles"], Mapping)
-                     else parse_roles(str(overrides["roles"])))
-    models: dict[str, str] = {}
+    roles = _per_role(parse_roles, base=file_roles, env=env, names=_ENV["roles"], given=overrides.get("roles"))
+    file_models: dict[str, str] = {}
     if "models" in file_values:
         table, path = file_values["models"]
         if not isinstance(table, dict):
             raise AgentError("must be a table of role = model", path=path, field="llm.models")
-        models.update(parse_models(",".join(f"{k}={v}" for k, v in table.items()), source=str(path)))
-    for name in _ENV["models"]:
-        if env.get(name):
-            models.update(parse_models(env[name], source=name))
-    if "models" in overrides:
-        models.update(overrides["models"] if isinstance(overrides["models"], Mapping)
-                      else parse_models(str(overrides["models"])))
+        file_models = parse_models(",".join(f"{k}={v}" for k, v in table.items()), source=str(path))
+    models = _per_role(parse_models, base=file_models, env=env, names=_ENV["models"], given=overrides.get("models"))
     return replace(LLMSettings(), api_key=api_key, roles=roles, models=models, **values)
