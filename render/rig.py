@@ -12,7 +12,10 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ..characters.jaw import JAW_KEYPOINTS
 from .pose import face_template
+
+JAW = "jaw"
 
 _FINGERS = ("finger2", "finger3", "finger4", "finger5")  # index, middle, ring, little
 EAR_BAND = (-0.7, 0.2)  # ear height around the eyes, in eye distances
@@ -70,12 +73,18 @@ class RigKeypoints:
         head_rest = np.array(armature.data.bones["head"].matrix_local)
         rest = _face_rest_points(armature)
         self.head_local = (_homogeneous(rest) @ np.linalg.inv(head_rest).T)[:, :3]
+        self.jaw_local = None  # the chin and lower lip ride on the jaw, where the rig has one
+        if JAW in armature.data.bones:
+            jaw_rest = np.array(armature.data.bones[JAW].matrix_local)
+            self.jaw_local = (_homogeneous(rest[list(JAW_KEYPOINTS)]) @ np.linalg.inv(jaw_rest).T)[:, :3]
 
     def world(self) -> dict[str, np.ndarray]:
         """``body`` (18,3), ``hand_right`` and ``hand_left`` (21,3), ``face`` (70,3), metres."""
         world = np.array(self.armature.matrix_world)
         bones = self.armature.pose.bones
         face_arm = (_homogeneous(self.head_local) @ np.array(bones["head"].matrix).T)[:, :3]
+        if self.jaw_local is not None:
+            face_arm[list(JAW_KEYPOINTS)] = (_homogeneous(self.jaw_local) @ np.array(bones[JAW].matrix).T)[:, :3]
 
         def head(name: str) -> np.ndarray:
             return np.array(bones[name].head)

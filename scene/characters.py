@@ -16,12 +16,14 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
+from ..characters.jaw import place_jaw
 from ..characters.kit import BOTTOM, EYES, HAIR, REGIONS, SHOES, SKIN, TOP, CharacterKit
 from ..plan.model import Appearance
 from ..staging.poses import load_library
 
 POSTURES = ("stand", "sit")
 ROOT = "root"
+JAW = "jaw"
 HIPS = ("upperleg01.L", "upperleg01.R")
 """Thigh bones; their heads are the hip joints."""
 POSTURE_BONES = (
@@ -70,6 +72,8 @@ def build_character(*, kit: CharacterKit, name: str, appearance: Appearance,
     modifier.object = armature
     armature[HEIGHT_PROP] = float(kit.height_m)
     armature[SEAT_DEPTH_PROP] = seat_depth(kit)
+    if JAW not in kit.bone_names and {"eye.L", "eye.R", "head"} <= set(kit.bone_names):
+        add_jaw(armature=armature, body=body, kit=kit)
     return armature
 
 
@@ -151,6 +155,27 @@ def _add_vertex_groups(*, body: bpy.types.Object, kit: CharacterKit) -> None:
     for vertex, bone, weight in zip(vertex_ids, kit.weight_indices[used].tolist(),
                                     kit.weight_values[used].tolist()):
         groups[bone].add((vertex,), weight, "REPLACE")
+
+
+def add_jaw(*, armature: bpy.types.Object, body: bpy.types.Object, kit: CharacterKit) -> None:
+    """Give a rig without a jaw one (``characters.jaw``): a bone under the head that carries the
+    chin and the lower lip, so speech opens the mouth."""
+    head = kit.bone_index("head")
+    head_weight = np.where(kit.weight_indices == head, kit.weight_values, 0.0).sum(axis=1)
+    jaw = place_jaw(vertices=kit.vertices, head_weight=head_weight,
+                    eye_left=kit.bone_heads[kit.bone_index("eye.L")],
+                    eye_right=kit.bone_heads[kit.bone_index("eye.R")])
+    with _edit_mode(armature):
+        bone = armature.data.edit_bones.new(JAW)
+        bone.head, bone.tail = Vector(jaw.head.tolist()), Vector(jaw.tail.tolist())
+        bone.align_roll(Vector((0.0, 0.0, 1.0)))
+        bone.parent = armature.data.edit_bones["head"]
+    moved = np.nonzero(jaw.weights > 1e-3)[0]
+    group = body.vertex_groups.new(name=JAW)
+    head_group = body.vertex_groups["head"]
+    for vertex, share, total in zip(moved.tolist(), jaw.weights[moved].tolist(), head_weight[moved].tolist()):
+        group.add((vertex,), share, "REPLACE")
+        head_group.add((vertex,), max(total - share, 0.0), "REPLACE")
 
 
 # --------------------------------------------------------------------------- materials

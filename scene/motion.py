@@ -27,6 +27,9 @@ NECK = ("neck01", "neck02", "neck03")
 LEGS = tuple(f"{bone}.{side}" for side in "LR" for bone in ("upperleg01", "lowerleg01", "foot"))
 ARMS = tuple(f"{bone}.{side}" for side in "LR" for bone in ("upperarm01", "lowerarm01"))
 KEYED = ("root", *SPINE, *NECK, "head", *LEGS, *ARMS)
+JAW = "jaw"
+JAW_OPEN = 9.0          # degrees the jaw drops on a full syllable
+SYLLABLES = 4.5         # syllables per second of speech
 SEGMENT_END = {"upperleg01": "lowerleg01", "lowerleg01": "foot", "upperarm01": "lowerarm01",
                "lowerarm01": "wrist"}
 NECK_LIMIT = 80.0       # degrees the head turns from the chest, neck and head together
@@ -122,8 +125,9 @@ class _Rig:
         self.frames = frames
         self.rest = {b.name: np.array(b.matrix_local) for b in bones}
         self.parent = {b.name: (b.parent.name if b.parent else None) for b in bones}
-        self.quat = {name: np.tile([1.0, 0, 0, 0], (frames, 1)) for name in KEYED}
-        self.loc = {name: np.zeros((frames, 3)) for name in KEYED}
+        self.keyed = KEYED + ((JAW,) if JAW in self.rest else ())
+        self.quat = {name: np.tile([1.0, 0, 0, 0], (frames, 1)) for name in self.keyed}
+        self.loc = {name: np.zeros((frames, 3)) for name in self.keyed}
         self._cache: dict[str, np.ndarray] = {}
 
     def basis(self, name: str) -> np.ndarray:
@@ -223,6 +227,7 @@ def bake_motion(armature: bpy.types.Object, *, motion: MotionInput, postures: di
                for event in motion.events]
     _pelvis_layer(rig, motion=motion, weights=weights, library=library, armature=armature)
     _spine_layer(rig, motion=motion, weights=weights, library=library, world_to_local=world_to_local)
+    _jaw_layer(rig, motion=motion, weights=weights)
     _leg_layer(rig, motion=motion, world_to_local=world_to_local)
     _rising_leg_layer(rig, motion=motion, world_to_local=world_to_local)
     _arm_layer(rig, motion=motion, weights=weights, library=library, world_to_local=world_to_local)
@@ -247,6 +252,26 @@ def _posture_layer(rig: _Rig, *, motion: MotionInput, postures: dict) -> None:
             target = np.asarray(sit_l.get(name, [0.0, 0, 0]))
             rig.loc[name][frames] += (target - rig.loc[name][frames]) * blend[frames, None]
     rig._cache.clear()
+
+
+def _jaw_layer(rig: _Rig, *, motion: MotionInput, weights) -> None:
+    """The jaw opens and closes with the syllables of each line the character speaks."""
+    if JAW not in rig.quat:
+        return
+    count = len(motion.position)
+    opening = np.zeros(count)
+    t = np.arange(count) / motion.fps
+    for event, weight in weights:
+        if event.pose != "talk":
+            continue
+        phase = (event.start * 0.618) % 1.0 * 2.0 * math.pi  # lines do not all start on the same beat
+        syllables = 0.5 * (1.0 - np.cos(2.0 * math.pi * SYLLABLES * t + phase))
+        stress = 0.65 + 0.35 * np.sin(2.0 * math.pi * 0.8 * t + 2.0 * phase)
+        opening = np.maximum(opening, weight * event.intensity * syllables * stress)
+    frames = np.nonzero(opening > 1e-3)[0]
+    if len(frames):
+        pitch = JAW_OPEN * opening[frames]
+        rig.rotate(JAW, _euler(pitch, 0 * pitch, 0 * pitch), frames)
 
 
 def _world_to_local(motion: MotionInput):
@@ -490,7 +515,7 @@ def ensure_action(obj: bpy.types.Object) -> bpy.types.Action:
 
 def _write_keys(armature: bpy.types.Object, rig: _Rig) -> None:
     action = ensure_action(armature)
-    for name in KEYED:
+    for name in rig.keyed:
         bone = armature.pose.bones[name]
         bone.rotation_mode = "QUATERNION"
         quat = rig.quat[name].copy()

@@ -174,8 +174,8 @@ def test_build_character(kits, bpy_scene):
     assert armature.name == "WALT" and armature.type == "ARMATURE"
     assert body.parent == armature and list(body.users_collection) == [cast]
     assert list(armature.users_collection) == [cast]
-    assert [b.name for b in armature.data.bones] == kit.bone_names
-    assert {g.name for g in body.vertex_groups} == set(kit.bone_names)
+    assert [b.name for b in armature.data.bones] == [*kit.bone_names, "jaw"]  # anny has no jaw: one is added
+    assert {g.name for g in body.vertex_groups} == {*kit.bone_names, "jaw"}
     assert body.modifiers[0].type == "ARMATURE" and body.modifiers[0].object == armature
     assert [m.name for m in body.data.materials] == [f"WALT_{r}" for r in REGIONS]
     assert len(body.data.vertices) == len(kit.vertices) and body.data.polygons[0].use_smooth

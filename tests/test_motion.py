@@ -171,3 +171,38 @@ def test_every_library_pose_keys_and_sitting_still_lands_on_the_seat(kit_path):
     joints = character_joints(armature)
     assert 0.45 + 0.04 < joints["pelvis"][2] < 0.45 + 0.13
     assert joints["foot_l"][2] < 0.12 and joints["foot_r"][2] < 0.12
+
+
+@pytest.mark.slow
+def test_the_jaw_opens_with_the_syllables_of_a_line(kit_path):
+    from filmcrew.render.rig import RigKeypoints
+
+    track = _standing(72)
+    bpy, armature = _build(kit_path, track, Performance(events=[PoseEvent(24, 60, "talk", 1.0)]))
+    assert "jaw" in armature.data.bones and armature.data.bones["jaw"].parent.name == "head"
+    body = armature.children[0]
+    jaw_group = body.vertex_groups["jaw"].index
+    carried = [v.index for v in body.data.vertices if any(g.group == jaw_group and g.weight > 0.9 for g in v.groups)]
+    assert len(carried) > 30  # the chin and the lower lip
+    scene = bpy.context.scene
+    keypoints = RigKeypoints(armature)
+
+    def mouth_gap(frame: int) -> float:
+        scene.frame_set(frame)
+        face = keypoints.world()["face"]
+        return float(np.linalg.norm(face[57] - face[51]))  # lower lip to upper lip
+
+    def chin_drop(frame: int) -> float:
+        scene.frame_set(frame)
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        mesh = body.evaluated_get(depsgraph).to_mesh()
+        heights = [mesh.vertices[i].co.z for i in carried]
+        body.evaluated_get(depsgraph).to_mesh_clear()
+        return float(np.mean(heights))
+
+    closed_gap, closed_chin = mouth_gap(10), chin_drop(10)
+    talking = [mouth_gap(f) for f in range(30, 56)]
+    assert max(talking) > closed_gap + 0.004        # the lips part by several millimetres ...
+    assert min(talking) < max(talking) - 0.003      # ... and close again, syllable by syllable
+    assert min(chin_drop(f) for f in range(30, 56)) < closed_chin - 0.003  # the skin goes with the jaw
+    assert mouth_gap(70) == pytest.approx(closed_gap, abs=1e-4)            # shut after the line
