@@ -7,7 +7,8 @@ benchmarks alike:
 - a jump cut: consecutive shots of the same subjects whose viewing directions differ by less
   than 30 degrees and whose sizes differ by less than two steps;
 - a screen-direction flip: a character seen in both shots of a cut moves or looks left in one
-  and right in the other (a cut to or from a neutral camera, on the line, resets direction);
+  and right in the other (a cut to or from a neutral camera, on the line, resets direction, and
+  so does a movement or look straight towards or away from the lens);
 - speaker visibility: the share of a speaker's line frames with their head in frame and not
   hidden by a prop or another person;
 - head framing error: the distance of a subject's head from its target screen point (the
@@ -27,6 +28,8 @@ from ..staging.cameras import CameraPose, LineRule, _room_for, cut_line, head_he
 from ..staging.timeline import ShotRange, Timeline
 
 JUMP_ANGLE = 30.0
+NEUTRAL_COSINE = math.cos(math.radians(30.0))
+"""Movement or gaze within 30 degrees of the lens axis has no screen direction (head-on, tail-away)."""
 
 
 @dataclass
@@ -124,6 +127,10 @@ def _screen_x(pose: CameraPose, point: np.ndarray, vector: np.ndarray, aspect: f
     ends = project(pose, np.stack([point, point + vector]), aspect)
     if np.any(ends[:, 2] <= 0.1) or np.any(np.abs(ends[:, :2]) > 1.0):
         return 0.0  # not seen in this shot: no screen direction
+    view = point - np.array(pose.position)
+    along = abs(float(vector @ view)) / (np.linalg.norm(vector) * np.linalg.norm(view) or 1.0)
+    if along > NEUTRAL_COSINE:
+        return 0.0  # towards or away from the lens: a neutral direction, which may cut either way
     return float(ends[1, 0] - ends[0, 0])
 
 

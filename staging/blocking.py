@@ -168,6 +168,18 @@ class _SceneKeys:
         else:
             self.keys[cid].append(_Key(t, **values))
 
+    def ease(self, cid: str, start: float, end: float, steps: int = 8, **targets) -> None:
+        """Key ``targets`` (x, y, sit) at ``end``, easing in and out from the values at ``start``:
+        sitting down and getting up start and stop gently, with no jolt at either end."""
+        base = self.last(cid)
+        self.key(cid, start)
+        origin = {name: getattr(base, name) for name in targets}
+        for k in range(1, steps + 1):
+            u = k / steps
+            w = u * u * (3.0 - 2.0 * u)
+            self.key(cid, start + u * (end - start),
+                     **{name: origin[name] + (value - origin[name]) * w for name, value in targets.items()})
+
     def _face_each_other(self, t: float) -> None:
         present = [c for c in self.scene.cast if self.last(c).present]
         for cid in present:
@@ -258,11 +270,12 @@ def _apply_action(keys: _SceneKeys, beat: ActionBeat, start: float, end: float) 
         keys.key(cid, start)
         keys.key(cid, min(start + TURN_SECONDS, end), facing=facing)
         seat = keys._world(mark.position) if mark is not None and mark.kind == "sit" else None
+        lowering = min(start + TURN_SECONDS, end)
         if seat is not None:
-            keys.key(cid, end, sit=1.0, x=seat[0], y=seat[1])
+            keys.ease(cid, lowering, end, sit=1.0, x=seat[0], y=seat[1])
             keys.seat_mark[cid] = mark
         else:
-            keys.key(cid, end, sit=1.0)
+            keys.ease(cid, lowering, end, sit=1.0)
     elif beat.action == "stand_up":
         _stand_up(keys, cid, start, end)
     elif beat.action in ("turn", "look", "point", "give", "take"):
@@ -287,14 +300,13 @@ def _door_points(keys: _SceneKeys, door: Mark) -> tuple[tuple[float, float], tup
 
 def _stand_up(keys: _SceneKeys, cid: str, start: float, end: float) -> None:
     """Rise from the seat, stepping forward to the spot in front of it."""
-    keys.key(cid, start)
     mark = keys.seat_mark.get(cid)
     front = keys.walker.standing_spot(mark) if mark is not None else None
     if front is not None and keys.last(cid).sit > 0.5:
         x, y = keys._world(front)
-        keys.key(cid, end, sit=0.0, x=x, y=y)
+        keys.ease(cid, start, end, sit=0.0, x=x, y=y)
     else:
-        keys.key(cid, end, sit=0.0)
+        keys.ease(cid, start, end, sit=0.0)
 
 
 def _stand_if_seated(keys: _SceneKeys, cid: str, start: float, end: float) -> float:

@@ -208,3 +208,19 @@ def test_dialogue_idiom_cuts_to_the_listener_and_follows_a_walk_and_talk():
     walk = by_beat[len(beats) - 1]
     assert walk.movement == "follow" and "walk-and-talk" in walk.rationale
     assert [b for s in shots for b in range(s.first_beat, s.last_beat + 1)] == list(range(len(beats)))
+
+
+def test_screen_direction_is_neutral_towards_the_lens():
+    from filmcrew.review.continuity import _screen_x
+    from filmcrew.staging.cameras import aim_at
+
+    head = np.array([0.0, 0.0, 1.6])
+    walking = np.array([0.5, 0.0, 0.0])  # along +X
+
+    def camera(x: float, y: float):
+        return aim_at(np.array([x, y, 1.6]), head, (0.0, 0.0), 40.0, 16 / 9)
+
+    front, behind, ahead = camera(0.0, -4.0), camera(0.0, 4.0), camera(4.0, 0.3)
+    assert _screen_x(front, head, walking, 16 / 9) > 0.05       # left to right
+    assert _screen_x(behind, head, walking, 16 / 9) < -0.05     # from the other side: right to left
+    assert _screen_x(ahead, head, walking, 16 / 9) == 0.0       # head-on: no direction to flip
