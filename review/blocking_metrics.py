@@ -8,9 +8,10 @@
   its character walks; measured on the baked rig, not on the plan: on the balls of the feet
   when they were sampled (they stay on the floor as the heel comes off), else on the ankles;
 - arrival error: distance between the end of each walk and its target (the mark, or the spot in
-  front of a seat), measured between the baked feet as they settle: the closest they come to it
-  within ``SETTLE`` seconds of the beat's end (the last step squares the feet up after the root
-  arrives, and the next beat may move on right after); at the root when no feet were measured;
+  front of a seat), measured between the baked feet once they have settled: the first time both
+  feet stay still for ``SETTLE`` seconds after the beat ends (the last steps square the feet up
+  and turn the body to face the mark), before the character walks on; when they never settle
+  in that time, the closest they came. At the root when no feet were measured;
 - minimum clearance: the smallest distance from a walking character's centre to furniture or a
   wall (a body radius of 25 cm or more keeps the shoulders clear).
 """
@@ -32,7 +33,9 @@ TELEPORT = 0.5
 """A jump of more than this between frames is a cut between sets, not motion."""
 HOLLOW_KINDS = {"stairwell"}
 """Props people come out of (through their door): not furniture to pass through."""
-SETTLE = 0.5
+SETTLE = 0.25
+SETTLE_WINDOW = 3.0
+"""Seconds after a walk in which its feet are expected to settle."""
 SEAT_KINDS = {"chair", "folding_chair", "stool", "sofa", "armchair", "bench", "office_chair", "parapet", "bed"}
 
 
@@ -120,6 +123,26 @@ def foot_skate(*, feet: np.ndarray, position: np.ndarray, present: np.ndarray, f
     return float(slide[pairs].mean() * 100.0)
 
 
+def _arrival_error(arrival, blocking: Blocking, feet: dict[str, np.ndarray], fps: int) -> float:
+    track = blocking.tracks[arrival.character]
+    first = min(arrival.frame, blocking.frame_count) - 1
+    target = np.array(arrival.target)
+    if arrival.character not in feet:
+        return float(np.linalg.norm(track.position[first] - target))
+    last = min(first + int(round(SETTLE_WINDOW * fps)), blocking.frame_count)
+    moving = np.nonzero(_speeds(track.position, fps)[first:last] > WALKING_SPEED)[0]
+    if len(moving):  # the next walk starts: the feet had until then
+        last = first + max(int(moving[0]), 1)
+    points = feet[arrival.character][first:last]
+    middle = points[:, :2, :2].mean(axis=1)
+    still = np.concatenate([[True], np.linalg.norm(np.diff(points[:, :, :2], axis=0), axis=2).max(axis=1) < 1e-3])
+    hold = max(1, int(round(SETTLE * fps)))
+    for k in range(len(still) - hold + 1):
+        if still[k:k + hold].all():
+            return float(np.linalg.norm(middle[k] - target))
+    return float(np.linalg.norm(middle - target, axis=1).min())
+
+
 def blocking_metrics(*, plan: Plan, blocking: Blocking, timeline,
                      feet: dict[str, np.ndarray] | None = None) -> dict:
     """The ``blocking`` section of report.json; figures that were not measured are absent."""
@@ -135,16 +158,8 @@ def blocking_metrics(*, plan: Plan, blocking: Blocking, timeline,
     skates = [s for s in skates if s is not None]
     if skates:
         result["foot_skate_cm_per_frame"] = round(float(np.mean(skates)), 3)
-    errors = []
-    for arrival in blocking.arrivals:
-        track = blocking.tracks[arrival.character]
-        first = min(arrival.frame, blocking.frame_count) - 1
-        if arrival.character in feet:
-            last = min(arrival.frame + int(round(SETTLE * plan.fps)), blocking.frame_count)
-            where = feet[arrival.character][first:last, :, :2].mean(axis=1)
-        else:
-            where = track.position[first:first + 1]
-        errors.append(float(np.linalg.norm(where - np.array(arrival.target), axis=1).min()))
+    errors = [_arrival_error(arrival, blocking, feet, plan.fps) for arrival in blocking.arrivals
+              if arrival.frame <= blocking.frame_count]  # a walk still under way when the film ends
     if errors:
         result["arrival_error_cm_max"] = round(max(errors) * 100.0, 1)
         result["arrival_error_cm_mean"] = round(float(np.mean(errors)) * 100.0, 1)

@@ -384,7 +384,8 @@ def _leg_layer(rig: _Rig, *, motion: MotionInput, world_to_local) -> None:
 
 def _rising_leg_layer(rig: _Rig, *, motion: MotionInput, world_to_local) -> None:
     """Sitting down and standing up keep the feet where they rest when seated: the hips travel
-    between the seat and the spot in front of it over planted feet."""
+    between the seat and the spot in front of it over planted feet. Where one stood beside or
+    behind the seat, the feet first step over to that place, one after the other."""
     sit = motion.sit
     seated = sit >= 1.0 - 1e-3
     moving = np.nonzero((sit > 1e-3) & ~seated)[0]
@@ -395,13 +396,36 @@ def _rising_leg_layer(rig: _Rig, *, motion: MotionInput, world_to_local) -> None
         anchor = after if after < len(sit) and seated[after] else before
         if anchor < 0 or anchor >= len(sit) or not seated[anchor]:
             continue
-        angle = np.radians(motion.facing[anchor] + 90.0)
-        c, s = np.cos(angle), np.sin(angle)
-        for side in "LR":
-            x, y, z = rig.head(f"foot.{side}")[anchor]
-            world = np.array([motion.position[anchor, 0] + c * x - s * y, motion.position[anchor, 1] + s * x + c * y, z])
-            target = world_to_local(np.tile(world, (len(run), 1)), run)
-            _two_bone_ik(rig, side=side, target=target, relative_yaw=np.zeros(len(run)), frames=run)
+        standing = before if anchor == after else after
+        # 0 at the standing end of the run, 1 at the seated end
+        u = (run - run[0] + 1) / (len(run) + 1)
+        u = u if anchor == after else 1.0 - u
+        for k, side in enumerate("LR"):
+            seat_feet = _to_world(motion, anchor, rig.head(f"foot.{side}")[anchor])
+            target = np.tile(seat_feet, (len(run), 1))
+            if 0 <= standing < len(sit):
+                stood = _to_world(motion, standing, rig.head(f"foot.{side}")[standing])
+                if np.linalg.norm((stood - seat_feet)[:2]) > 0.08:
+                    target = _step_over(stood, seat_feet, u, delay=0.2 * k)
+            _two_bone_ik(rig, side=side, target=world_to_local(target, run),
+                         relative_yaw=np.zeros(len(run)), frames=run)
+
+
+def _to_world(motion: MotionInput, frame: int, local: np.ndarray) -> np.ndarray:
+    """An armature-space point of ``frame`` in world space (the object turns by facing + 90)."""
+    angle = np.radians(motion.facing[frame] + 90.0)
+    c, s = np.cos(angle), np.sin(angle)
+    x, y, z = local
+    return np.array([motion.position[frame, 0] + c * x - s * y, motion.position[frame, 1] + s * x + c * y, z])
+
+
+def _step_over(start: np.ndarray, end: np.ndarray, u: np.ndarray, *, delay: float) -> np.ndarray:
+    """A foot stepping from ``start`` to ``end`` early in a transition (``u`` 0..1), lifted on the way."""
+    w = np.clip((u - delay) / 0.35, 0.0, 1.0)
+    eased = w * w * (3.0 - 2.0 * w)
+    points = start + np.outer(eased, end - start)
+    points[:, 2] += 0.06 * np.sin(np.pi * w)
+    return points
 
 
 def _two_bone_ik(rig: _Rig, *, side: str, target: np.ndarray, relative_yaw: np.ndarray,
