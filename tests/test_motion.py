@@ -206,3 +206,25 @@ def test_the_jaw_opens_with_the_syllables_of_a_line(kit_path):
     assert min(talking) < max(talking) - 0.003      # ... and close again, syllable by syllable
     assert min(chin_drop(f) for f in range(30, 56)) < closed_chin - 0.003  # the skin goes with the jaw
     assert mouth_gap(70) == pytest.approx(closed_gap, abs=1e-4)            # shut after the line
+
+
+@pytest.mark.slow
+def test_sitting_down_from_beside_the_seat_steps_the_feet_over_without_a_jump(kit_path):
+    from filmcrew.scene.motion import sample_feet
+
+    stand, lower, hold = 12, 30, 18
+    count = stand + lower + hold
+    u = np.concatenate([np.zeros(stand), np.linspace(0.0, 1.0, lower), np.ones(hold)])
+    eased = u * u * (3 - 2 * u)
+    position = np.stack([0.55 * (1.0 - eased), np.zeros(count)], axis=1)  # from beside the seat onto it
+    track = Track(position=position, facing=np.full(count, 90.0), sit=eased, present=np.ones(count, bool),
+                  seat_height=np.full(count, 0.45))
+    bpy, armature = _build(kit_path, track)
+    feet = sample_feet(scene=bpy.context.scene, armatures={"MAN": armature}, frames=range(1, count + 1))["MAN"]
+    jumps = np.linalg.norm(np.diff(feet, axis=0), axis=2)
+    assert jumps.max() < 0.12, f"a foot jumps {jumps.max():.3f} m in one frame"  # a step's swing, not a pop
+    assert ((jumps > 1e-3).sum(axis=0) >= 8).all()  # each foot travels over several frames
+    assert not (jumps[:, 0] > 1e-3).tolist() == (jumps[:, 1] > 1e-3).tolist()  # one after the other
+    seated = feet[-1, :, :2].mean(axis=0)
+    assert seated[1] > 0.25 and abs(seated[0]) < 0.1   # feet in front of the seat (facing +Y)
+    assert feet[-1, :, 2].max() < 0.12                 # and on the floor
