@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from ..plan.actions import ACTIONS
 from ..plan.model import ActionBeat, Character, DialogueBeat, Mark, MoveBeat, PauseBeat, Placement, SetSpec
 from ..screenplay import Element
+from ..staging.blocking import ARRIVE_SECONDS, TURN_SECONDS
+from ..staging.paths import ACCELERATION_TIME, Floor, PathError, Walker
 from ..staging.sets import find_mark
 from .action_text import Clause, clauses, sentences
 
 WALK_SPEED = 1.3  # m/s, an unhurried adult
+WALK_OVERHEAD = TURN_SECONDS + ARRIVE_SECONDS + ACCELERATION_TIME
+"""Seconds a walk spends turning to set off, turning to the mark's way, and speeding up and slowing."""
 MOVE_VERBS = {"walk", "hurry", "run", "go", "cross", "move", "head", "step", "rush", "stride",
               "wander", "approach", "come", "continue", "pace", "return", "follow", "make"}
 FAST_WORDS = {"fast", "quickly", "hurry", "rush", "run", "briskly"}
@@ -171,10 +175,24 @@ class SceneBlocker:
                                  line=line, text=text))
             actor.posture = "stand"
         speed = WALK_SPEED * (1.45 if fast else 1.0) * (0.7 if actor.slow else 1.0)
-        distance = math.dist(self._pos(actor.mark), mark.position)
-        self._add(MoveBeat(character=cid, to_mark=mark.id, duration=round(distance / speed + 0.6, 2),
+        distance = self._walk_length(self._pos(actor.mark), mark)
+        self._add(MoveBeat(character=cid, to_mark=mark.id, duration=round(distance / speed + WALK_OVERHEAD, 2),
                            line=line, text=text), parallel=parallel)
         actor.mark = mark.id
+
+    def _walk_length(self, start: tuple[float, float], mark: Mark) -> float:
+        """How far the walk to ``mark`` is along the route staging will plan (around furniture,
+        to the spot in front of a seat); the straight line when no route is found here (staging
+        then reports the beat)."""
+        if not hasattr(self, "_walker"):
+            self._walker = Walker(Floor(self.set_spec))
+        goal = self._walker.standing_spot(mark) if mark.kind == "sit" else None
+        goal = goal or mark.position
+        try:
+            route = self._walker.route(start=start, goal=goal, where="direction", goal_name=mark.id)
+        except PathError:
+            return math.dist(start, goal)
+        return route.length
 
     def _start_mark_for(self, cid: str, target: Mark) -> Mark:
         """Where someone who is first seen walking starts: far from where they go."""

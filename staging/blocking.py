@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..plan.model import ActionBeat, DialogueBeat, Mark, MoveBeat, Plan, Scene, SetSpec
-from .paths import Floor, PathError, Walker, point_at, walk_profile
+from .paths import BODY_RADIUS, Floor, PathError, Walker, point_at, walk_profile
 from .sets import entrance_mark
 from .timeline import Timeline
 
 TURN_SECONDS = 0.5
 ARRIVE_SECONDS = 0.4
 """Time to turn from the last step to the mark's facing."""
+HURRY = 2.0
+"""m/s: the quickest a walker catches up after waiting for someone to pass."""
 DOOR_OUTSIDE = 1.2
 """How far beyond a door mark an entrance starts and an exit ends (metres)."""
 NECK_LIMIT = 80.0  # degrees the head turns from the body
@@ -124,30 +126,64 @@ class _SceneKeys:
         return (float(np.interp(t, times, [k.x for k in keys])), float(np.interp(t, times, [k.y for k in keys])))
 
     def walk(self, cid: str, start: float, end: float, dest: tuple[float, float], *, name: str,
-             facing: float | None = None, approach: tuple[float, float] | None = None) -> None:
+             facing: float | None = None, approach: tuple[float, float] | None = None,
+             beyond: tuple[float, float] | None = None) -> None:
         """Walk ``cid`` along a planned route to ``dest`` (world) between ``start`` and ``end``,
-        turning to ``facing`` on arrival."""
+        turning to ``facing`` on arrival; ``beyond``: a last straight leg past ``dest`` (out of a
+        door), walked in the same stride."""
         here = self.last(cid)
-        standing, passing = [], []
+        standing, movers = [], []
         for other in self.scene.cast:
             if other == cid or not self.last(other).present:
                 continue
             for point in {self.position_at(other, start), (self.last(other).x, self.last(other).y)}:
                 standing.append((other, self._local(point)))
-            if self.last(other).t > start + 1e-6:  # walking at the same time: keep off their way
-                for t in np.arange(start, min(end, self.last(other).t), 0.2):
-                    passing.append((other, self._local(self.position_at(other, float(t)))))
+            if self.last(other).t > start + 1e-6:
+                movers.append(other)
         request = dict(start=self._local((here.x, here.y)), goal=self._local(dest), where=self.where,
                        goal_name=name, approach=None if approach is None else self._local(approach))
-        try:
-            route = self.walker.route(people=standing + passing, **request)
-        except PathError:
-            if not passing:
-                raise
-            route = self.walker.route(people=standing, **request)
+        before = list(self.keys[cid])
+        first = route = self.walker.route(people=standing, **request)
+        near: list = []
+        for _ in range(3):  # meet someone walking at the same time: keep off where they are then
+            self._walk_route(cid, route, start, end, facing, beyond)
+            conflicts = self._conflicts(cid, movers, start, end)
+            if not conflicts:
+                return
+            self.keys[cid] = list(before)
+            near += [(other, self._local(self.position_at(other, float(t))))
+                     for other, when in conflicts for t in np.arange(when - 1.0, when + 1.0, 0.2)]
+            try:
+                route = self.walker.route(people=standing + near, **request)
+            except PathError:
+                break
+        for wait in (0.25, 0.5, 0.75, 1.0, 1.5):  # no way round: let them pass, then walk quicker
+            if first.length / max(end - start - wait - TURN_SECONDS - ARRIVE_SECONDS - 0.5, 1e-3) > HURRY:
+                break
+            self._walk_route(cid, first, start + wait, end, facing, beyond)
+            if not self._conflicts(cid, movers, start, end):
+                return
+            self.keys[cid] = list(before)
+        self._walk_route(cid, first, start, end, facing, beyond)  # nothing helps: pass close
+
+    def _walk_route(self, cid: str, route, start: float, end: float, facing: float | None,
+                    beyond: tuple[float, float] | None) -> None:
         self.clearance = min(self.clearance, route.clearance)
         points = route.points + np.array(self.offset)
+        if beyond is not None:
+            points = np.vstack([points, np.array(beyond)[None]])
         _walk_keys(self, cid, points, start, end, facing)
+
+    def _conflicts(self, cid: str, movers: list[str], start: float, end: float) -> list[tuple[str, float]]:
+        """(who, when) for each walker ``cid`` comes within two body radii of during the walk."""
+        found = []
+        for other in movers:
+            for t in np.arange(start, end, 1.0 / self.fps):
+                gap = math.dist(self.position_at(cid, float(t)), self.position_at(other, float(t)))
+                if gap < 2 * BODY_RADIUS:
+                    found.append((other, float(t)))
+                    break
+        return found
 
     def arrive(self, cid: str, end: float, target: tuple[float, float], mark: str) -> None:
         frame = int(round(end * self.fps)) + 1
@@ -259,9 +295,7 @@ def _apply_action(keys: _SceneKeys, beat: ActionBeat, start: float, end: float) 
         door = _door(keys, beat.target)
         inside, outside = _door_points(keys, door)
         start = _stand_if_seated(keys, cid, start, end)
-        middle = start + 0.8 * (end - start)
-        keys.walk(cid, start, middle, inside, name=door.id)
-        keys.key(cid, end, x=outside[0], y=outside[1])
+        keys.walk(cid, start, end, inside, name=door.id, beyond=outside)
         keys.key(cid, end + 1e-3, present=False)
         keys.seat_mark.pop(cid, None)
     elif beat.action == "sit":
@@ -280,6 +314,30 @@ def _apply_action(keys: _SceneKeys, beat: ActionBeat, start: float, end: float) 
         _stand_up(keys, cid, start, end)
     elif beat.action in ("turn", "look", "point", "give", "take"):
         keys.face(cid, start, beat.target)
+
+
+def _walk_order(keys: _SceneKeys, scene: Scene, timeline: Timeline):
+    """Beat indices in order, except that moves starting together are planned slowest first:
+    a quicker walker then sees who is ahead and goes round them (who overtakes steps aside)."""
+    index = 0
+    while index < len(scene.beats):
+        start = timeline.beats[(scene.id, index)].start
+        group = [index]
+        while group[-1] + 1 < len(scene.beats) and \
+                abs(timeline.beats[(scene.id, group[-1] + 1)].start - start) < 1e-9:
+            group.append(group[-1] + 1)
+        moves = [i for i in group if isinstance(scene.beats[i], MoveBeat)]
+        walkers = [scene.beats[i].character for i in moves]
+        if len(set(walkers)) == len(moves) > 1:
+            def pace(i: int) -> float:
+                beat = scene.beats[i]
+                here = keys.last(beat.character)
+                goal = keys._world(keys.set_spec.mark(beat.to_mark).position)
+                return math.dist((here.x, here.y), goal) / beat.duration
+            slots = iter(sorted(moves, key=pace))
+            group = [next(slots) if i in moves else i for i in group]
+        yield from group
+        index = max(group) + 1
 
 
 def _door(keys: _SceneKeys, target: str | None) -> Mark:
@@ -400,10 +458,10 @@ def block_plan(*, plan: Plan, timeline: Timeline) -> Blocking:
         if scene.set not in walkers:
             walkers[scene.set] = Walker(Floor(plan.set(scene.set)))
         keys = _SceneKeys(scene, plan.set(scene.set), offsets[scene.set], span[0], walkers[scene.set], plan.fps)
-        for index, beat in enumerate(scene.beats):
+        for index in _walk_order(keys, scene, timeline):
             bt = timeline.beats[(scene.id, index)]
             keys.where = f"scenes[{si}].beats[{index}] ({scene.id})"
-            _apply_beat(keys, beat, bt.start, bt.end)
+            _apply_beat(keys, scene.beats[index], bt.start, bt.end)
         blocking.arrivals.extend(keys.arrivals)
         if math.isfinite(keys.clearance):
             blocking.route_clearance = min(keys.clearance, blocking.route_clearance or math.inf)

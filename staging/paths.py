@@ -165,13 +165,21 @@ class Floor:
         self.on_floor = self.contains(flat).reshape(self.shape)
         self.static_clearance = self.obstacles.clearance(flat)[0].reshape(self.shape)
 
-    def contains(self, points: np.ndarray) -> np.ndarray:
-        """Whether each point lies on the floor: in the room or outside one of its doors."""
+    def contains(self, points: np.ndarray, doors: list[int] | None = None) -> np.ndarray:
+        """Whether each point lies on the floor: in the room or outside one of its doors (only
+        the doors listed in ``doors``, when given)."""
         points = np.asarray(points, dtype=float).reshape(-1, 2)
         inside = np.all((points >= self.room[0] - 1e-6) & (points <= self.room[1] + 1e-6), axis=1)
-        for lo, hi in self.corridors:
-            inside |= np.all((points >= lo - 1e-6) & (points <= hi + 1e-6), axis=1)
+        for index, (lo, hi) in enumerate(self.corridors):
+            if doors is None or index in doors:
+                inside |= np.all((points >= lo - 1e-6) & (points <= hi + 1e-6), axis=1)
         return inside
+
+    def doors_used(self, *points: np.ndarray) -> list[int]:
+        """The doors whose outside one of ``points`` lies in: a walk may use only those, so
+        nobody goes out through one door and back in through another."""
+        return [i for i, (lo, hi) in enumerate(self.corridors)
+                if any(np.all((np.asarray(p) >= lo - 0.3) & (np.asarray(p) <= hi + 0.3)) for p in points)]
 
     def cell(self, point: np.ndarray) -> tuple[int, int]:
         i, j = np.round((np.asarray(point) - self.origin) / CELL).astype(int)
@@ -237,6 +245,7 @@ class Walker:
 
     def __init__(self, floor: Floor) -> None:
         self.floor = floor
+        self.doors: list[int] | None = None  # the doors the route being searched may use
 
     def standing_spot(self, mark: Mark) -> tuple[float, float] | None:
         """Where one stands to sit down at a seat mark: in front of it, else beside it, else behind
@@ -273,8 +282,11 @@ class Walker:
                             f"outside the set '{floor.set_spec.id}'", field=where)
         obstacles = floor.obstacles.with_people(list(people), BODY_RADIUS)
         clearance = floor.clearance(obstacles)
+        doors = floor.doors_used(start_a, goal_a)
+        on_floor = floor.contains(floor.centres.reshape(-1, 2), doors).reshape(floor.shape)
+        self.doors = doors
         for radius in (BODY_RADIUS, TIGHT_RADIUS):
-            free = floor.on_floor & (clearance >= radius)
+            free = on_floor & (clearance >= radius)
             route = self._search(free, clearance, obstacles, radius, start_a, goal_a, approach)
             if route is not None:
                 return route
@@ -324,7 +336,8 @@ class Walker:
     def _clear(self, obstacles: Obstacles, radius: float, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether the straight walk from ``a`` to ``b`` stays on the floor, ``radius`` clear."""
         samples = resample(np.array([a, b]), CELL / 4.0)
-        return bool(self.floor.contains(samples).all() and obstacles.clearance(samples)[0].min() >= radius - 1e-9)
+        return bool(self.floor.contains(samples, self.doors).all()
+                    and obstacles.clearance(samples)[0].min() >= radius - 1e-9)
 
     def _why_not(self, obstacles: Obstacles, clearance: np.ndarray, start: np.ndarray, goal: np.ndarray,
                  goal_name: str) -> str:

@@ -170,3 +170,18 @@ def test_foot_skate_measures_planted_slide_only():
     skate = foot_skate(feet=feet, position=position, present=present, fps=24)
     assert skate == pytest.approx(0.5, abs=1e-6)
     assert math.isfinite(skate)
+
+
+def test_a_quicker_walker_overtakes_round_a_slower_one():
+    marks = [{"id": "a1", "position": [-2.8, 0.0], "facing": 0}, {"id": "a2", "position": [3.0, 0.0], "facing": 0},
+             {"id": "b1", "position": [-3.5, 0.0], "facing": 0}, {"id": "b2", "position": [3.6, 0.3], "facing": 0}]
+    data = plan_data(room(marks, props=[]),
+                     [{"type": "move", "character": "BEN", "to_mark": "b2", "duration": 5.0},   # quick, listed first
+                      {"type": "move", "character": "ANA", "to_mark": "a2", "duration": 8.0, "parallel": True}],
+                     [{"character": "ANA", "mark": "a1"}, {"character": "BEN", "mark": "b1"}])
+    plan, timeline, blocking = staged(data)
+    ana, ben = blocking.tracks["ANA"], blocking.tracks["BEN"]
+    gap = np.linalg.norm(ana.position - ben.position, axis=1)
+    assert gap.min() >= 2 * 0.15
+    assert ben.position[timeline.frame_of(5.0) - 1][0] > ana.position[timeline.frame_of(5.0) - 1][0]  # he got past
+    assert blocking_metrics(plan=plan, blocking=blocking, timeline=timeline)["interpenetrations"] == 0
