@@ -5,6 +5,7 @@ compiled by node, and a shot rendered by the job's own Blender command landing w
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import shutil
 import socket
@@ -161,7 +162,8 @@ def test_submit_sends_one_job_per_shot_with_the_etag(production, manager):
     assert record["manager"] == manager.url
     assert {s: e["job_id"] for s, e in record["jobs"].items()} == result.submitted
     tasks = manager.tasks[result.submitted["S01_004"]]
-    assert [t["name"] for t in tasks] == ["render-S01_004-1-8", "render-S01_004-9", "finish-S01_004"]
+    chunks = frame_chunker(f"1-{by_shot['S01_004'].frame_count}", 8)
+    assert [t["name"] for t in tasks] == [*(f"render-S01_004-{c}" for c in chunks), "finish-S01_004"]
 
 
 def test_resubmitting_skips_jobs_still_on_the_farm(production, manager):
@@ -219,21 +221,32 @@ def test_production_off_the_shared_storage_is_refused(production, manager, tmp_p
 
 
 # --- status --------------------------------------------------------------------------------
+def shot_frames(out: Path) -> dict[str, int]:
+    from filmcrew.plan.io import load_plan
+    from filmcrew.staging.timeline import build_timeline
+
+    return {r.shot: r.frame_count for r in build_timeline(load_plan(out / "plan.json")).shots}
+
+
 def test_status_shows_progress_and_a_failed_job(production, manager, capsys):
     assert main(["-q", "farm", "submit", str(production), "--manager", manager.url, "--samples", "2",
                  "--shared-root", str(production.parents[1])]) == 0
     jobs = {s: e["job_id"] for s, e in read_farm(production)["jobs"].items()}
-    manager.complete_tasks(job_id=jobs["S01_001"], count=3)  # 63 frames: 8 chunks + finish
+    frames = shot_frames(production)
+    tasks = {shot: math.ceil(count / 8) + 1 for shot, count in frames.items()}  # chunks of 8, then finish
+    manager.complete_tasks(job_id=jobs["S01_001"], count=3)
     manager.complete_tasks(job_id=jobs["S01_004"])
-    manager.set_task(job_id=jobs["S01_002"], name="render-S01_002-9-12", status="failed")
+    failing = frame_chunker(f"1-{frames['S01_002']}", 8)[-1]
+    manager.set_task(job_id=jobs["S01_002"], name=f"render-S01_002-{failing}", status="failed")
     capsys.readouterr()
     code = main(["farm", "status", str(production)])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert code == 1  # a failed job
-    assert lines["S01_001"].split()[1:4] == ["render", "active", "3/9"]
-    assert lines["S01_004"].split()[1:4] == ["render", "completed", "3/3"]
-    assert lines["S01_002"].split()[1:4] == ["render", "failed", "0/3"] and "(1 failed)" in lines["S01_002"]
-    assert lines["S01_003"].split()[1:4] == ["render", "queued", "0/3"]
+    assert lines["S01_001"].split()[1:4] == ["render", "active", f"3/{tasks['S01_001']}"]
+    assert lines["S01_004"].split()[1:4] == ["render", "completed", f"{tasks['S01_004']}/{tasks['S01_004']}"]
+    assert lines["S01_002"].split()[1:4] == ["render", "failed", f"0/{tasks['S01_002']}"]
+    assert "(1 failed)" in lines["S01_002"]
+    assert lines["S01_003"].split()[1:4] == ["render", "queued", f"0/{tasks['S01_003']}"]
 
 
 def test_status_without_submissions_says_so(production, capsys):
@@ -245,7 +258,7 @@ def test_status_without_submissions_says_so(production, capsys):
 @pytest.mark.slow
 @pytest.mark.skipif(NODE is None, reason="node is not installed; the test runs compileJob's own commands")
 def test_farm_rendered_shot_is_done_for_render_and_not_submitted_again(production, manager):
-    shot = "S01_004"  # 9 frames
+    shot = "S01_004"  # a short shot
     opts = options(manager, production, passes="rgb,depth", chunk_size=5)
     submit_production(out=production, options=opts)
     settings = manager.jobs[read_farm(production)["jobs"][shot]["job_id"]]["settings"]
@@ -259,6 +272,6 @@ def test_farm_rendered_shot_is_done_for_render_and_not_submitted_again(productio
         assert done.returncode == 0, f"{task['name']}: {shlex.join(args[-6:])}\n{done.stderr[-2000:]}"
     shots = {s.shot: s for s in production_shots(out=production, samples=2, passes="rgb,depth")[0]}
     assert shots[shot].done and not shots["S01_002"].done
-    assert len(list((production / "shots" / shot / "rgb").glob("[0-9]*.png"))) == 9
+    assert len(list((production / "shots" / shot / "rgb").glob("[0-9]*.png"))) == shot_frames(production)[shot]
     again = submit_production(out=production, options=opts)
     assert again.skipped[shot] == "rendered" and shot not in again.submitted
