@@ -4,7 +4,8 @@ Body and hand keypoints are bone joints of the anny rig. The rig has no face bon
 face keypoints (and the nose and ears of the body set) are found once on the rest-pose body
 mesh: ``pose.face_template`` is scaled to the distance between the eye bones, laid over the
 face and dropped onto the frontmost skin under each point; the points then ride on the head
-bone, so they follow every head turn exactly.
+bone, so they follow every head turn exactly (the chin and lower lip on the jaw, the pupils on
+the eyes).
 """
 
 from __future__ import annotations
@@ -73,18 +74,21 @@ class RigKeypoints:
         head_rest = np.array(armature.data.bones["head"].matrix_local)
         rest = _face_rest_points(armature)
         self.head_local = (_homogeneous(rest) @ np.linalg.inv(head_rest).T)[:, :3]
-        self.jaw_local = None  # the chin and lower lip ride on the jaw, where the rig has one
-        if JAW in armature.data.bones:
-            jaw_rest = np.array(armature.data.bones[JAW].matrix_local)
-            self.jaw_local = (_homogeneous(rest[list(JAW_KEYPOINTS)]) @ np.linalg.inv(jaw_rest).T)[:, :3]
+        # The chin and lower lip ride on the jaw and the pupils on the eyes, where the rig has them.
+        self.riders = []
+        for bone, points in ((JAW, JAW_KEYPOINTS), ("eye.R", (68,)), ("eye.L", (69,))):
+            if bone in armature.data.bones:
+                bone_rest = np.array(armature.data.bones[bone].matrix_local)
+                local = (_homogeneous(rest[list(points)]) @ np.linalg.inv(bone_rest).T)[:, :3]
+                self.riders.append((bone, list(points), local))
 
     def world(self) -> dict[str, np.ndarray]:
         """``body`` (18,3), ``hand_right`` and ``hand_left`` (21,3), ``face`` (70,3), metres."""
         world = np.array(self.armature.matrix_world)
         bones = self.armature.pose.bones
         face_arm = (_homogeneous(self.head_local) @ np.array(bones["head"].matrix).T)[:, :3]
-        if self.jaw_local is not None:
-            face_arm[list(JAW_KEYPOINTS)] = (_homogeneous(self.jaw_local) @ np.array(bones[JAW].matrix).T)[:, :3]
+        for bone, points, local in self.riders:
+            face_arm[points] = (_homogeneous(local) @ np.array(bones[bone].matrix).T)[:, :3]
 
         def head(name: str) -> np.ndarray:
             return np.array(bones[name].head)

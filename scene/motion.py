@@ -28,6 +28,8 @@ LEGS = tuple(f"{bone}.{side}" for side in "LR" for bone in ("upperleg01", "lower
 ARMS = tuple(f"{bone}.{side}" for side in "LR" for bone in ("upperarm01", "lowerarm01"))
 KEYED = ("root", *SPINE, *NECK, "head", *LEGS, *ARMS)
 JAW = "jaw"
+EYES = ("eye.L", "eye.R")
+EYE_YAW, EYE_PITCH = 30.0, 20.0  # how far the eyes turn in the head
 JAW_OPEN = 9.0          # degrees the jaw drops on a full syllable
 SYLLABLES = 4.5         # syllables per second of speech
 SEGMENT_END = {"upperleg01": "lowerleg01", "lowerleg01": "foot", "upperarm01": "lowerarm01",
@@ -125,7 +127,7 @@ class _Rig:
         self.frames = frames
         self.rest = {b.name: np.array(b.matrix_local) for b in bones}
         self.parent = {b.name: (b.parent.name if b.parent else None) for b in bones}
-        self.keyed = KEYED + ((JAW,) if JAW in self.rest else ())
+        self.keyed = KEYED + tuple(b for b in (JAW, *EYES) if b in self.rest)
         self.quat = {name: np.tile([1.0, 0, 0, 0], (frames, 1)) for name in self.keyed}
         self.loc = {name: np.zeros((frames, 3)) for name in self.keyed}
         self._cache: dict[str, np.ndarray] = {}
@@ -332,7 +334,8 @@ def _spine_layer(rig: _Rig, *, motion: MotionInput, weights, library: PoseLibrar
                 base = getattr(static, axis) if static else 0.0
                 wave = _oscillation(pose, part, axis, event, motion.fps, count)
                 angles[part][:, k] += weight * (base + wave)
-    gaze = _gaze(rig, motion=motion, world_to_local=world_to_local, spine_yaw=angles["spine"][:, 1])
+    gaze, wanted = _gaze(rig, motion=motion, world_to_local=world_to_local, spine_yaw=angles["spine"][:, 1])
+    _eyes(rig, turn=wanted - gaze)
     angles["neck"][:, :2] += gaze * NECK_SHARE
     angles["head"][:, :2] += gaze * (1.0 - NECK_SHARE)
     for part, bones in (("spine", SPINE), ("neck", NECK), ("head", ("head",))):
@@ -345,23 +348,41 @@ def _spine_layer(rig: _Rig, *, motion: MotionInput, weights, library: PoseLibrar
             rig.rotate(bone, rotation, frames)
 
 
-def _gaze(rig: _Rig, *, motion: MotionInput, world_to_local, spine_yaw: np.ndarray) -> np.ndarray:
-    """(F, 2) pitch and yaw (degrees) that turn the head to the look-at point, within limits."""
+def _gaze(rig: _Rig, *, motion: MotionInput, world_to_local, spine_yaw: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 2) pitch and yaw (degrees) that turn the head to the look-at point, within limits and
+    smoothed; and (F, 2) the whole turn the look asks for (the eyes make up the difference)."""
     count = len(motion.position)
     out = np.zeros((count, 2))
     if motion.look is None:
-        return out
+        return out, out.copy()
     frames = np.nonzero(np.isfinite(motion.look).all(axis=1))[0]
     if not len(frames):
-        return out
+        return out, out.copy()
     target = world_to_local(motion.look[frames], frames)
     eye = rig.head("head")[frames] + [0.0, -0.08, 0.06]
     d = target - eye
     yaw = np.degrees(np.arctan2(d[:, 0], -d[:, 1])) - spine_yaw[frames]  # +: to the left (+X)
     pitch = -np.degrees(np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1])))  # +: down
-    out[frames, 1] = np.clip((yaw + 180.0) % 360.0 - 180.0, -NECK_LIMIT, NECK_LIMIT)
+    wanted = np.zeros((count, 2))
+    wanted[frames, 1] = (yaw + 180.0) % 360.0 - 180.0
+    wanted[frames, 0] = pitch
+    out[frames, 1] = np.clip(wanted[frames, 1], -NECK_LIMIT, NECK_LIMIT)
     out[frames, 0] = np.clip(pitch, -PITCH_LIMIT, PITCH_LIMIT)
-    return _smooth_rows(out, radius=max(1, motion.fps // 8))
+    return _smooth_rows(out, radius=max(1, motion.fps // 8)), wanted
+
+
+def _eyes(rig: _Rig, *, turn: np.ndarray) -> None:
+    """The eyes take the rest of a look: beyond the neck's reach, and ahead of the head while it
+    is still turning (the head follows the eyes)."""
+    frames = np.nonzero(np.abs(turn).max(axis=1) > 0.5)[0]
+    if not len(frames):
+        return
+    pitch = np.clip(turn[frames, 0], -EYE_PITCH, EYE_PITCH)
+    yaw = np.clip(turn[frames, 1], -EYE_YAW, EYE_YAW)
+    for eye in EYES:
+        if eye in rig.quat:
+            rig.rotate(eye, _euler(pitch, yaw, 0 * yaw), frames)
 
 
 def _smooth_rows(values: np.ndarray, radius: int) -> np.ndarray:

@@ -134,17 +134,37 @@ def test_head_turns_to_the_look_target_within_limits(kit_path):
     bpy, armature = _build(kit_path, track, Performance(look=look))
     scene = bpy.context.scene
 
-    def head_yaw(frame: int) -> float:
+    from mathutils import Vector
+
+    def yaw(frame: int, bone: str) -> float:
+        """Where ``bone`` (head or eye) has turned the face's forward (-Y at rest), degrees."""
         scene.frame_set(frame)
-        forward = np.array((armature.matrix_world @ armature.pose.bones["eye.L"].tail)
-                           - (armature.matrix_world @ armature.pose.bones["eye.L"].head))
+        pose_bone = armature.pose.bones[bone]
+        turn = pose_bone.matrix @ armature.data.bones[bone].matrix_local.inverted()
+        forward = armature.matrix_world.to_3x3() @ (turn.to_3x3() @ Vector((0.0, -1.0, 0.0)))
         return math.degrees(math.atan2(forward[1], forward[0]))
 
-    assert head_yaw(5) == pytest.approx(90.0, abs=8.0)
+    def off(a: float, b: float) -> float:
+        return abs((a - b + 180.0) % 360.0 - 180.0)
+
+    assert yaw(5, "head") == pytest.approx(90.0, abs=8.0)
     expected = math.degrees(math.atan2(1.0 - 0.0, -3.0))
-    assert head_yaw(22) == pytest.approx(expected, abs=10.0)
-    behind = head_yaw(39)
-    assert abs(((behind - 90.0) + 180) % 360 - 180) <= 80.0 + 8.0  # clamped to the neck's reach
+    assert off(yaw(22, "head"), expected) <= 10.0
+    assert off(yaw(22, "eye.L"), expected) <= 6.0      # the eyes land on it
+    behind = yaw(39, "head")
+    assert off(behind, 90.0) <= 80.0 + 8.0             # the head: clamped to the neck's reach
+    assert off(yaw(39, "eye.L"), behind) > 15.0         # the eyes look further round ...
+    assert off(yaw(39, "eye.L"), behind) <= 30.0 + 2.0  # ... within their own reach
+    from filmcrew.render.rig import RigKeypoints
+
+    keypoints = RigKeypoints(armature)
+
+    def pupil_in_socket(frame: int) -> np.ndarray:
+        scene.frame_set(frame)
+        face = keypoints.world()["face"]
+        return face[69] - face[42:48].mean(axis=0)  # the left pupil against its eye's outline
+
+    assert np.linalg.norm(pupil_in_socket(39) - pupil_in_socket(5)) > 0.002  # the pose pass sees the look
 
 
 @pytest.mark.slow
