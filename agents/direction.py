@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..plan.actions import ACTIONS
 from ..plan.model import ActionBeat, Character, DialogueBeat, Mark, MoveBeat, PauseBeat, Placement, SetSpec
@@ -180,16 +181,19 @@ class SceneBlocker:
                            line=line, text=text), parallel=parallel)
         actor.mark = mark.id
 
+    @cached_property
+    def walker(self) -> Walker:
+        """Routes on this scene's set, as staging will plan them."""
+        return Walker(Floor(self.set_spec))
+
     def _walk_length(self, start: tuple[float, float], mark: Mark) -> float:
         """How far the walk to ``mark`` is along the route staging will plan (around furniture,
         to the spot in front of a seat); the straight line when no route is found here (staging
         then reports the beat)."""
-        if not hasattr(self, "_walker"):
-            self._walker = Walker(Floor(self.set_spec))
-        goal = self._walker.standing_spot(mark) if mark.kind == "sit" else None
+        goal = self.walker.standing_spot(mark) if mark.kind == "sit" else None
         goal = goal or mark.position
         try:
-            route = self._walker.route(start=start, goal=goal, where="direction", goal_name=mark.id)
+            route = self.walker.route(start=start, goal=goal, where="direction", goal_name=mark.id)
         except PathError:
             return math.dist(start, goal)
         return route.length

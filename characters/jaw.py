@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+JAW = "jaw"
+"""The bone's name, in every rig that has one."""
 MOUTH = 1.05   # eye distances below the eyes: the mouth slit
 CHIN = 1.7     # the bottom of the chin
 HINGE_BACK, HINGE_DOWN = 0.9, 0.6

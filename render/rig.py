@@ -13,10 +13,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..characters.jaw import JAW_KEYPOINTS
+from ..characters.jaw import JAW, JAW_KEYPOINTS
 from .pose import face_template
-
-JAW = "jaw"
 
 _FINGERS = ("finger2", "finger3", "finger4", "finger5")  # index, middle, ring, little
 EAR_BAND = (-0.7, 0.2)  # ear height around the eyes, in eye distances

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..plan.model import Plan
 from ..staging.blocking import Blocking
-from ..staging.paths import Floor, Obstacles
+from ..staging.paths import set_obstacles
 
 BODY_CORE = 0.15
 """Half the depth of a torso, metres: closer than this to furniture is passing through it."""
@@ -68,11 +68,8 @@ def _furniture_hits(plan: Plan, blocking: Blocking, sets: np.ndarray) -> tuple[i
     for si, set_spec in enumerate(plan.sets):
         if not (sets == si).any():
             continue
-        floor = Floor(set_spec)
-        hollow = {p.id for p in set_spec.props if p.kind in HOLLOW_KINDS}
-        floor.obstacles = Obstacles(tuple(p for p in floor.obstacles.polygons if p[0] not in hollow),
-                                    floor.obstacles.segments)
-        labels = floor.obstacles.labels
+        obstacles = set_obstacles(set_spec, leave_out={p.id for p in set_spec.props if p.kind in HOLLOW_KINDS})
+        labels = obstacles.labels
         seats = {i for i, label in enumerate(labels)
                  if any(p.id == label and p.kind in SEAT_KINDS for p in set_spec.props)}
         offset = np.array(blocking.set_offsets.get(set_spec.id, (0.0, 0.0)))
@@ -80,7 +77,7 @@ def _furniture_hits(plan: Plan, blocking: Blocking, sets: np.ndarray) -> tuple[i
             on_set = (sets == si) & track.present
             if not on_set.any():
                 continue
-            distance, nearest = floor.obstacles.clearance(track.position - offset)
+            distance, nearest = obstacles.clearance(track.position - offset)
             seating = (track.sit > 0.02) & np.isin(nearest, list(seats))
             episodes += _runs(on_set & ~seating & (distance < BODY_CORE))
             walking = on_set & (_speeds(track.position, plan.fps) > WALKING_SPEED) & ~seating

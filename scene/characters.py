@@ -16,14 +16,13 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from ..characters.jaw import place_jaw
+from ..characters.jaw import JAW, place_jaw
 from ..characters.kit import BOTTOM, EYES, HAIR, REGIONS, SHOES, SKIN, TOP, CharacterKit
 from ..plan.model import Appearance
 from ..staging.poses import load_library
 
 POSTURES = ("stand", "sit")
 ROOT = "root"
-JAW = "jaw"
 HIPS = ("upperleg01.L", "upperleg01.R")
 """Thigh bones; their heads are the hip joints."""
 POSTURE_BONES = (

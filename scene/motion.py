@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
+from ..characters.jaw import JAW
 from ..staging.gait import Gait, GaitBody
 from ..staging.performance import PoseEvent
 from ..staging.poses import Pose, PoseLibrary, load_library
@@ -27,7 +28,6 @@ NECK = ("neck01", "neck02", "neck03")
 LEGS = tuple(f"{bone}.{side}" for side in "LR" for bone in ("upperleg01", "lowerleg01", "foot"))
 ARMS = tuple(f"{bone}.{side}" for side in "LR" for bone in ("upperarm01", "lowerarm01"))
 KEYED = ("root", *SPINE, *NECK, "head", *LEGS, *ARMS)
-JAW = "jaw"
 EYES = ("eye.L", "eye.R")
 EYE_YAW, EYE_PITCH = 30.0, 20.0  # how far the eyes turn in the head
 JAW_OPEN = 9.0          # degrees the jaw drops on a full syllable

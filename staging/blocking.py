@@ -71,7 +71,6 @@ class Blocking:
     tracks: dict[str, Track] = field(default_factory=dict)
     set_offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
     arrivals: list[Arrival] = field(default_factory=list)
-    route_clearance: float | None = None  # smallest clearance of any planned route (metres)
 
 
 def set_offsets(plan: Plan) -> dict[str, tuple[float, float]]:
@@ -96,7 +95,6 @@ class _SceneKeys:
         self.seat: dict[str, float] = {}
         self.seat_mark: dict[str, Mark] = {}
         self.arrivals: list[Arrival] = []
-        self.clearance = float("inf")
         self.where = ""
         for place in scene.start:
             mark = set_spec.mark(place.mark)
@@ -126,8 +124,7 @@ class _SceneKeys:
         return (float(np.interp(t, times, [k.x for k in keys])), float(np.interp(t, times, [k.y for k in keys])))
 
     def walk(self, cid: str, start: float, end: float, dest: tuple[float, float], *, name: str,
-             facing: float | None = None, approach: tuple[float, float] | None = None,
-             beyond: tuple[float, float] | None = None) -> None:
+             facing: float | None = None, beyond: tuple[float, float] | None = None) -> None:
         """Walk ``cid`` along a planned route to ``dest`` (world) between ``start`` and ``end``,
         turning to ``facing`` on arrival; ``beyond``: a last straight leg past ``dest`` (out of a
         door), walked in the same stride."""
@@ -141,7 +138,7 @@ class _SceneKeys:
             if self.last(other).t > start + 1e-6:
                 movers.append(other)
         request = dict(start=self._local((here.x, here.y)), goal=self._local(dest), where=self.where,
-                       goal_name=name, approach=None if approach is None else self._local(approach))
+                       goal_name=name)
         before = list(self.keys[cid])
         first = route = self.walker.route(people=standing, **request)
         near: list = []
@@ -168,7 +165,6 @@ class _SceneKeys:
 
     def _walk_route(self, cid: str, route, start: float, end: float, facing: float | None,
                     beyond: tuple[float, float] | None) -> None:
-        self.clearance = min(self.clearance, route.clearance)
         points = route.points + np.array(self.offset)
         if beyond is not None:
             points = np.vstack([points, np.array(beyond)[None]])
@@ -463,8 +459,6 @@ def block_plan(*, plan: Plan, timeline: Timeline) -> Blocking:
             keys.where = f"scenes[{si}].beats[{index}] ({scene.id})"
             _apply_beat(keys, scene.beats[index], bt.start, bt.end)
         blocking.arrivals.extend(keys.arrivals)
-        if math.isfinite(keys.clearance):
-            blocking.route_clearance = min(keys.clearance, blocking.route_clearance or math.inf)
         first = timeline.frame_of(span[0]) - 1
         last = min(frames, timeline.frame_of(span[1]) - 1)
         window = times[first:last]

@@ -140,6 +140,13 @@ def _door_corridors(set_spec: SetSpec) -> list[tuple[np.ndarray, np.ndarray]]:
     return boxes
 
 
+def set_obstacles(set_spec: SetSpec, *, leave_out: set[str] = frozenset()) -> Obstacles:
+    """The furniture and walls of a set that walkers keep clear of (props in ``leave_out``
+    excepted); the walls only for interiors (an exterior's edge is the walkable area's)."""
+    props = tuple(p for p in blocking_props(set_spec) if p[0] not in leave_out)
+    return Obstacles(props, tuple(_wall_pieces(set_spec)) if set_spec.interior else ())
+
+
 class Floor:
     """The walkable grid of one set, in the set's own coordinates."""
 
@@ -149,12 +156,11 @@ class Floor:
         if set_spec.interior:
             self.room = (np.array([-half_w, -half_d]), np.array([half_w, half_d]))
             self.corridors = _door_corridors(set_spec)
-            walls = _wall_pieces(set_spec)
         else:
             area = set_spec.walkable or ((-half_w, -half_d), (half_w, half_d))
             self.room = (np.array(area[0], dtype=float), np.array(area[1], dtype=float))
-            self.corridors, walls = [], []
-        self.obstacles = Obstacles(tuple(blocking_props(set_spec)), tuple(walls))
+            self.corridors = []
+        self.obstacles = set_obstacles(set_spec)
         margin = DOOR_REACH + WALL_THICKNESS if self.corridors else 0.0
         self.origin = self.room[0] - margin
         extent = self.room[1] + margin - self.origin
@@ -245,7 +251,6 @@ class Walker:
 
     def __init__(self, floor: Floor) -> None:
         self.floor = floor
-        self.doors: list[int] | None = None  # the doors the route being searched may use
 
     def standing_spot(self, mark: Mark) -> tuple[float, float] | None:
         """Where one stands to sit down at a seat mark: in front of it, else beside it, else behind
@@ -261,7 +266,7 @@ class Walker:
 
     def route(self, *, start: tuple[float, float], goal: tuple[float, float], where: str,
               goal_name: str, people: list[tuple[str, tuple[float, float]]] = (),
-              approach: tuple[float, float] | None = None) -> Route:
+              ) -> Route:
         """The route from ``start`` to ``goal`` around furniture, walls and ``people``.
 
         Args:
@@ -269,7 +274,6 @@ class Walker:
             where: the beat, for errors (``scenes[0].beats[3]``).
             goal_name: the mark's id, for errors.
             people: (name, position) of the others standing on the set during the move.
-            approach: where to step from onto ``goal`` when it is a seat inside its prop.
 
         Raises:
             PathError: the goal is off the floor (inside a wall, outside the set), buried in a
@@ -284,38 +288,34 @@ class Walker:
         clearance = floor.clearance(obstacles)
         doors = floor.doors_used(start_a, goal_a)
         on_floor = floor.contains(floor.centres.reshape(-1, 2), doors).reshape(floor.shape)
-        self.doors = doors
         for radius in (BODY_RADIUS, TIGHT_RADIUS):
             free = on_floor & (clearance >= radius)
-            route = self._search(free, clearance, obstacles, radius, start_a, goal_a, approach)
+            route = self._search(free, clearance, obstacles, radius, start_a, goal_a, doors)
             if route is not None:
                 return route
         raise PathError(self._why_not(obstacles, clearance, start_a, goal_a, goal_name), field=where)
 
     def _search(self, free: np.ndarray, clearance: np.ndarray, obstacles: Obstacles, radius: float,
-                start: np.ndarray, goal: np.ndarray, approach: tuple[float, float] | None) -> Route | None:
+                start: np.ndarray, goal: np.ndarray, doors: list[int]) -> Route | None:
         floor = self.floor
         entry = self._snap(free, start)
-        target = np.asarray(approach, dtype=float) if approach is not None else goal
-        if approach is not None and not free[floor.cell(target)]:
-            target = goal
-        exit_cell = self._snap(free, target)
+        exit_cell = self._snap(free, goal)
         if entry is None or exit_cell is None:
             return None
-        if np.linalg.norm(floor.centres[exit_cell] - goal) > SNAP + (0 if approach is None else 1.0):
+        if np.linalg.norm(floor.centres[exit_cell] - goal) > SNAP:
             return None
         cost = 1.0 + 2.0 * np.clip((COMFORT - clearance) / COMFORT, 0.0, 1.0)
         cells = _astar(free, cost, entry, exit_cell)
         if cells is None:
             return None
-        clear = lambda a, b: self._clear(obstacles, radius, a, b)  # noqa: E731
+        clear = lambda a, b: self._clear(obstacles, radius, doors, a, b)  # noqa: E731
         inner = np.array([floor.centres[c] for c in cells])
         if free[floor.cell(start)]:
             inner[0] = start
-        if free[floor.cell(target)]:
-            inner[-1] = target
+        if free[floor.cell(goal)]:
+            inner[-1] = goal
         inner = _round_corners(_string_pull(inner, clear), clear)
-        points = _dedupe(np.vstack([start[None], inner, target[None], goal[None]]))
+        points = _dedupe(np.vstack([start[None], inner, goal[None]]))
         return Route(points=points, clearance=_route_clearance(inner, obstacles))
 
     def _snap(self, free: np.ndarray, point: np.ndarray) -> tuple[int, int] | None:
@@ -333,10 +333,10 @@ class Walker:
         k = np.unravel_index(np.argmin(distance), distance.shape)
         return (int(k[0] + i0), int(k[1] + j0)) if np.isfinite(distance[k]) else None
 
-    def _clear(self, obstacles: Obstacles, radius: float, a: np.ndarray, b: np.ndarray) -> bool:
+    def _clear(self, obstacles: Obstacles, radius: float, doors: list[int], a: np.ndarray, b: np.ndarray) -> bool:
         """Whether the straight walk from ``a`` to ``b`` stays on the floor, ``radius`` clear."""
         samples = resample(np.array([a, b]), CELL / 4.0)
-        return bool(self.floor.contains(samples, self.doors).all()
+        return bool(self.floor.contains(samples, doors).all()
                     and obstacles.clearance(samples)[0].min() >= radius - 1e-9)
 
     def _why_not(self, obstacles: Obstacles, clearance: np.ndarray, start: np.ndarray, goal: np.ndarray,
